@@ -1,0 +1,113 @@
+"""`freq-tui`: with no arguments it opens the app; `freq-tui train` and the
+other subcommands run headless. User mistakes print one line and exit 2."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Any, Callable, Optional, Sequence
+
+from .config import FIELDS, build_config, field_type, load_toml
+from .errors import UserError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field, generated from the field metadata. Every
+    default is None so that only flags the user gave override the file."""
+    parser.add_argument("--config", metavar="FILE", help="TOML file with the same field names as these flags")
+    groups = {}
+    for name, spec in FIELDS.items():
+        group_name = spec.metadata["group"]
+        if group_name not in groups:
+            groups[group_name] = parser.add_argument_group(group_name)
+        flag = "--" + name.replace("_", "-")
+        kind = field_type(name)
+        if kind is bool:
+            groups[group_name].add_argument(flag, dest=name, default=None, action=argparse.BooleanOptionalAction,
+                                            help=spec.metadata["help"])
+        else:
+            choices = spec.metadata.get("choices")
+            metavar = "{" + ",".join(choices) + "}" if choices else name.upper()
+            groups[group_name].add_argument(flag, dest=name, default=None, metavar=metavar, help=spec.metadata["help"])
+
+
+def config_from_args(args: argparse.Namespace):
+    file_values = load_toml(args.config) if getattr(args, "config", None) else {}
+    flag_values = {name: getattr(args, name) for name in FIELDS if getattr(args, name, None) is not None}
+    return build_config(file_values, flag_values)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="freq-tui", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    train = sub.add_parser("train", help="train a model headless and evaluate it")
+    add_config_flags(train)
+    train.add_argument("--runs-root", default="runs", help="where default run directories go (default: runs)")
+    train.set_defaults(handler=cmd_train)
+    app = sub.add_parser("app", help="open the terminal app (the default with no command)")
+    app.add_argument("--config", metavar="FILE", help="TOML config to start the form with")
+    app.set_defaults(handler=cmd_app)
+    return parser
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from tui.app import run_app  # only the app imports Textual
+
+    return run_app(config_path=getattr(args, "config", None))
+
+
+def install_stop_signals(request_stop: Callable[[str], None]) -> None:
+    """Ctrl+C, SIGTERM and SIGHUP (an SSH disconnect) stop training at the
+    end of the current batch, with checkpoints and metrics kept."""
+    def handler(signum, frame):
+        request_stop("interrupted")
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .console_view import TrainingView, print_results
+    from .runner import run_training
+    from .trainer import StopFlag
+
+    config = config_from_args(args)
+    stop = StopFlag()
+    install_stop_signals(stop.request)
+    with TrainingView() as view:
+        outcome = run_training(config, runs_root=args.runs_root, on_event=view.handle, stop=stop)
+    view.console.print(f"Run directory: [bold]{outcome.run_dir.path}[/]")
+    if outcome.results is not None:
+        print_results(view.console, outcome.results)
+    status = outcome.training.status
+    if status in ("interrupted", "cancelled"):
+        view.console.print(f"[yellow]Stopped:[/] {outcome.training.message}")
+        return EXIT_INTERRUPTED
+    if status == "diverged":
+        print(f"freq-tui: error: {outcome.training.message}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv:
+        argv = ["app"]
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except UserError as exc:
+        print(f"freq-tui: error: {exc}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,304 @@
+"""Run configuration: one dataclass, and the one place where its rules live.
+
+The CLI flags, the TOML loader and the app's form are all generated from the
+field metadata below and all validate through `parse_value` / `validate`, so a
+rule changed here changes everywhere.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+import tomli_w
+
+from .errors import ConfigError
+
+TWO_PI = 2.0 * math.pi
+
+# Noise presets: the range phi is drawn from, per sample and component.
+NOISE_PRESETS: dict[str, tuple[float, float]] = {
+    "literal": (0.0, TWO_PI),  # the specification: S carries no information
+    "informative": (0.0, 0.01 * TWO_PI),  # the regime published results use
+}
+NOISE_CHOICES = (*NOISE_PRESETS, "custom")
+MODEL_CHOICES = ("stateful", "sequence")
+TRUNCATION_CHOICES = ("chunk", "step")
+
+# Form sections, in display order.
+GROUPS = {
+    "data": "Data and noise",
+    "model": "Model",
+    "training": "Training",
+    "output": "Device and output",
+}
+
+
+def knob(default: Any, *, group: str, help: str, **rules: Any) -> Any:
+    """A config field with its section, help text and validation rules.
+
+    rules: min / max (inclusive), gt / lt (exclusive), choices.
+    """
+    meta = {"group": group, "help": help, **rules}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class RunConfig:
+    # --- data and noise -------------------------------------------------
+    frequencies: list[float] = knob(
+        [1.0, 3.0, 5.0, 7.0], group="data", help="Component frequencies in Hz", gt=0.0
+    )
+    fs: float = knob(1000.0, group="data", help="Sampling rate in Hz", gt=0.0)
+    duration: float = knob(10.0, group="data", help="Signal length in seconds", gt=0.0)
+    amplitude_low: float = knob(0.8, group="data", help="Amplitude noise: lower bound", min=0.0)
+    amplitude_high: float = knob(1.2, group="data", help="Amplitude noise: upper bound", min=0.0)
+    noise: str = knob(
+        "literal",
+        group="data",
+        help="Phase noise preset: literal U(0,2pi), informative U(0,0.02pi), or custom",
+        choices=NOISE_CHOICES,
+    )
+    phase_low: float = knob(0.0, group="data", help="Phase noise lower bound, radians (custom noise)", min=0.0)
+    phase_high: float = knob(TWO_PI, group="data", help="Phase noise upper bound, radians (custom noise)", min=0.0)
+    train_seed: int = knob(1, group="data", help="Noise seed of the training set", min=0)
+    val_seed: int = knob(3, group="data", help="Noise seed of the validation set", min=0)
+    test_seed: int = knob(2, group="data", help="Noise seed of the test set", min=0)
+    # --- model ------------------------------------------------------------
+    model: str = knob(
+        "stateful", group="model", help="stateful (L=1, state carried) or sequence (windows of L)",
+        choices=MODEL_CHOICES,
+    )
+    hidden_size: int = knob(64, group="model", help="LSTM hidden units", min=1, max=4096)
+    num_layers: int = knob(1, group="model", help="Stacked LSTM layers", min=1, max=16)
+    dropout: float = knob(0.0, group="model", help="Dropout between LSTM layers", min=0.0, lt=1.0)
+    sequence_length: int = knob(10, group="model", help="Window length L (sequence model)", min=1)
+    carry_state: bool = knob(
+        False, group="model", help="Sequence model: carry state across consecutive windows (TBPTT)"
+    )
+    truncation: str = knob(
+        "chunk", group="model",
+        help="Stateful model: backprop through each chunk (chunk) or one step only (step)",
+        choices=TRUNCATION_CHOICES,
+    )
+    # --- training -----------------------------------------------------------
+    epochs: int = knob(50, group="training", help="Maximum epochs", min=1)
+    batch_size: int = knob(
+        32, group="training",
+        help="sequence: windows per update; stateful: time steps per update (all streams)",
+        min=1,
+    )
+    lr: float = knob(1e-3, group="training", help="Adam learning rate", gt=0.0, max=10.0)
+    weight_decay: float = knob(0.0, group="training", help="Adam weight decay", min=0.0)
+    grad_clip: float = knob(1.0, group="training", help="Gradient-norm clip (0 turns it off)", min=0.0)
+    patience: int = knob(10, group="training", help="Early stopping: epochs without improvement", min=1)
+    lr_patience: int = knob(3, group="training", help="ReduceLROnPlateau patience, epochs", min=0)
+    lr_factor: float = knob(0.5, group="training", help="ReduceLROnPlateau factor", gt=0.0, lt=1.0)
+    seed: int = knob(0, group="training", help="Seed for initialisation and shuffling", min=0)
+    # --- device and output -----------------------------------------------
+    device: str = knob("auto", group="output", help="auto, cpu, cuda, cuda:N or mps")
+    run_dir: str = knob("", group="output", help="Run directory (empty: runs/<timestamp>-<model>)")
+
+    # ---------------------------------------------------------------------
+    @property
+    def phase_range(self) -> tuple[float, float]:
+        if self.noise == "custom":
+            return (self.phase_low, self.phase_high)
+        return NOISE_PRESETS[self.noise]
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.fs * self.duration))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(RunConfig)}
+
+
+def field_type(name: str) -> type:
+    default = RunConfig()
+    return type(getattr(default, name))
+
+
+def normalise_key(key: str) -> str:
+    return key.strip().replace("-", "_")
+
+
+def _describe_range(meta: Mapping[str, Any]) -> str:
+    parts = []
+    if "min" in meta:
+        parts.append(f">= {meta['min']:g}")
+    if "gt" in meta:
+        parts.append(f"> {meta['gt']:g}")
+    if "max" in meta:
+        parts.append(f"<= {meta['max']:g}")
+    if "lt" in meta:
+        parts.append(f"< {meta['lt']:g}")
+    return " and ".join(parts)
+
+
+def _check_number(name: str, value: float, meta: Mapping[str, Any]) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(name, f"must be a finite number (got {value})")
+    bad = (
+        ("min" in meta and value < meta["min"])
+        or ("gt" in meta and value <= meta["gt"])
+        or ("max" in meta and value > meta["max"])
+        or ("lt" in meta and value >= meta["lt"])
+    )
+    if bad:
+        raise ConfigError(name, f"must be {_describe_range(meta)} (got {value:g})")
+
+
+def parse_value(name: str, raw: Any) -> Any:
+    """Turn a raw value (text from a flag or form, or a TOML value) into the
+    field's type, checking the field's own rules. Raises ConfigError."""
+    name = normalise_key(name)
+    if name not in FIELDS:
+        raise ConfigError(name, "unknown setting")
+    meta = FIELDS[name].metadata
+    kind = field_type(name)
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                value = raw
+            elif isinstance(raw, str) and raw.strip().lower() in {"1", "true", "yes", "on"}:
+                value = True
+            elif isinstance(raw, str) and raw.strip().lower() in {"0", "false", "no", "off"}:
+                value = False
+            else:
+                raise ValueError
+        elif kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            value = int(raw) if not isinstance(raw, str) else int(raw.strip())
+        elif kind is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            value = float(raw)
+        elif kind is list:
+            items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
+            value = [float(x) for x in items]
+            if not value:
+                raise ValueError
+        else:
+            value = str(raw).strip()
+    except (TypeError, ValueError):
+        expected = {bool: "true or false", int: "a whole number", float: "a number",
+                    list: "a list of numbers, e.g. 1,3,5,7", str: "text"}[kind]
+        raise ConfigError(name, f"must be {expected} (got {raw!r})") from None
+
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(name, f"must be one of {', '.join(meta['choices'])} (got {value!r})")
+    if kind in (int, float):
+        _check_number(name, value, meta)
+    if kind is list:
+        for item in value:
+            _check_number(name, item, meta)
+    return value
+
+
+def validate(config: RunConfig) -> None:
+    """Rules that involve more than one field. Raises the first ConfigError."""
+    for name in FIELDS:
+        parse_value(name, getattr(config, name))
+    if config.amplitude_low > config.amplitude_high:
+        raise ConfigError("amplitude_low", f"must not exceed amplitude_high ({config.amplitude_low:g} > {config.amplitude_high:g})")
+    low, high = config.phase_range
+    if low > high:
+        raise ConfigError("phase_low", f"must not exceed phase_high ({low:g} > {high:g})")
+    nyquist = config.fs / 2
+    for f in config.frequencies:
+        if f >= nyquist:
+            raise ConfigError("frequencies", f"{f:g} Hz is at or above the Nyquist rate fs/2 = {nyquist:g} Hz")
+    if len(set(config.frequencies)) != len(config.frequencies):
+        raise ConfigError("frequencies", "must not repeat a frequency")
+    if config.n_samples < 2:
+        raise ConfigError("duration", "gives fewer than 2 samples at this fs")
+    if config.model == "sequence":
+        if config.sequence_length < 2:
+            raise ConfigError("sequence_length", f"must be >= 2 for the sequence model (got {config.sequence_length})")
+        if config.sequence_length > config.n_samples:
+            raise ConfigError("sequence_length", f"must not exceed the {config.n_samples} samples of the signal")
+    if config.num_layers == 1 and config.dropout > 0:
+        raise ConfigError("dropout", "needs num_layers >= 2 (PyTorch applies it between layers)")
+    if len({config.train_seed, config.val_seed, config.test_seed}) != 3:
+        raise ConfigError("val_seed", "train_seed, val_seed and test_seed must all differ")
+
+
+def build_config(*layers: Mapping[str, Any]) -> RunConfig:
+    """Merge raw settings (later layers win: defaults < file < flags), parse
+    and validate them. Raises ConfigError naming the first bad field."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, raw in layer.items():
+            merged[normalise_key(key)] = raw
+    values = {name: parse_value(name, raw) for name, raw in merged.items()}
+    noise = values.get("noise", RunConfig.noise)
+    if noise != "custom":
+        for name in ("phase_low", "phase_high"):
+            if name in values and values[name] != NOISE_PRESETS[noise][FIELDS_PHASE_INDEX[name]]:
+                raise ConfigError(name, f"is only used with noise = custom (noise is {noise})")
+        values["phase_low"], values["phase_high"] = NOISE_PRESETS[noise]
+    config = RunConfig(**values)
+    validate(config)
+    return config
+
+
+FIELDS_PHASE_INDEX = {"phase_low": 0, "phase_high": 1}
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file into raw settings. Raises ConfigError naming
+    the file for anything unreadable or unknown."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read config file ({exc.__class__.__name__})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"is not valid TOML: {exc}") from None
+    raw: dict[str, Any] = {}
+    for key, value in data.items():
+        # Section tables ([data], [model], ...) are allowed and flattened.
+        items = value.items() if isinstance(value, dict) else [(key, value)]
+        for sub_key, sub_value in items:
+            name = normalise_key(sub_key)
+            if name not in FIELDS:
+                raise ConfigError(str(path), f"unknown config key '{sub_key}'")
+            raw[name] = sub_value
+    return raw
+
+
+def save_toml(config: RunConfig, path: str | Path) -> None:
+    from .files import atomic_write_text
+
+    atomic_write_text(Path(path), config.to_toml())
+
+
+def load_config_file(path: str | Path) -> RunConfig:
+    """Load and validate a TOML config (e.g. a run directory's config.toml)."""
+    raw = load_toml(path)
+    try:
+        return build_config(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.field}", exc.reason) from None

@@ -1,0 +1,69 @@
+"""Rich output for the headless command: progress bars with ETA, one line
+per epoch, and the guide's evaluation block."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .events import BatchProgress, EpochEnd, RunEnded, RunStarted, TrainerEvent
+
+
+class TrainingView:
+    """Consumes trainer events on the training thread and draws them."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console()
+        self.progress = Progress(
+            TextColumn("{task.description:<7}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            console=self.console, transient=False,
+        )
+        self.epoch_task = None
+        self.batch_task = None
+
+    def __enter__(self) -> "TrainingView":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def handle(self, event: TrainerEvent) -> None:
+        if isinstance(event, RunStarted):
+            self.console.print(f"Training on [bold]{event.device}[/], {event.batches_per_epoch} updates per epoch")
+            self.epoch_task = self.progress.add_task("epochs", total=event.total_epochs,
+                                                     completed=event.start_epoch - 1, info="")
+            self.batch_task = self.progress.add_task("batches", total=event.batches_per_epoch, info="")
+        elif isinstance(event, BatchProgress):
+            self.progress.update(self.batch_task, completed=event.batch, info=f"loss {event.loss:.5f}")
+        elif isinstance(event, EpochEnd):
+            self.progress.update(self.epoch_task, completed=event.epoch, info=f"val {event.val_loss:.5f}")
+            self.progress.reset(self.batch_task, info="")
+            best = "  [green]best[/]" if event.is_best else ""
+            self.console.print(
+                f"epoch {event.epoch:>4}  train {event.train_loss:.6f}  val {event.val_loss:.6f}  "
+                f"lr {event.lr:.2e}  {event.epoch_time:.1f}s{best}"
+            )
+        elif isinstance(event, RunEnded):
+            self.console.print(f"[bold]{event.status}[/]: {event.message}")
+
+
+def _fmt(value: float, digits: int = 6) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def print_results(console: Console, results: dict[str, Any]) -> None:
+    console.rule("EVALUATION RESULTS")
+    console.print(f"Training MSE:     {_fmt(results['train_mse'])}")
+    console.print(f"Test MSE:         {_fmt(results['test_mse'])}")
+    console.print(f"Test/Train ratio: {_fmt(results['ratio'], 3)}  ({results['ratio_verdict']})")
+    table = Table(title="Per-frequency performance (correlation on the test set)")
+    for column in ("#", "Hz", "Train MSE", "Test MSE", "Correlation"):
+        table.add_column(column, justify="right")
+    for i, row in enumerate(results["per_frequency"], 1):
+        table.add_row(str(i), f"{row['hz']:g}", _fmt(row["train_mse"]), _fmt(row["test_mse"]), _fmt(row["correlation"], 4))
+    console.print(table)

@@ -1,0 +1,138 @@
+"""How each model type is fed: which steps an update sees and where state is
+carried or reset. Modelled on pytorch/examples word_language_model: the
+streams are the batch dimension, time is cut into chunks, and the state is
+detached between chunks.
+
+A stream is one frequency's whole sequence, [S[t], one-hot C] for t = 0..N-1.
+Every stream starts at t = 0, so the only reset is the `state = None` before
+the first chunk: state can never jump between rows of a batch or across a
+frequency boundary, because each batch row *is* one stream from start to end.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterator, Optional
+
+import torch
+
+from .config import RunConfig
+from .models import State
+
+Batch = tuple[torch.Tensor, torch.Tensor]  # (model outputs with grad, targets)
+
+
+def detach(state: Optional[State]) -> Optional[State]:
+    return None if state is None else (state[0].detach(), state[1].detach())
+
+
+def _uses_windows(config: RunConfig) -> bool:
+    return config.model == "sequence" and not config.carry_state
+
+
+def chunk_length(config: RunConfig) -> int:
+    """Time steps per update for the models that carry state along a stream."""
+    return config.sequence_length if config.model == "sequence" else config.batch_size
+
+
+def batches_per_epoch(config: RunConfig, n_streams: int, n_samples: int) -> int:
+    if _uses_windows(config):
+        n_windows = n_streams * (n_samples // config.sequence_length)
+        return math.ceil(n_windows / config.batch_size)
+    return math.ceil(n_samples / chunk_length(config))
+
+
+def train_batches(
+    model: torch.nn.Module,
+    config: RunConfig,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    generator: torch.Generator,
+) -> Iterator[Batch]:
+    """Yield (outputs, targets) for each update of one epoch; the caller does
+    the backward pass and the optimizer step between yields."""
+    if _uses_windows(config):
+        yield from _window_batches(model, inputs, targets, config.sequence_length, config.batch_size, generator)
+    elif config.model == "stateful" and config.truncation == "step":
+        yield from _one_step_batches(model, inputs, targets, config.batch_size)
+    else:
+        yield from _chunk_batches(model, inputs, targets, chunk_length(config))
+
+
+def _chunk_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
+    """Truncated BPTT along each stream: gradients flow within a chunk, the
+    state flows (detached) from one chunk to the next of the same stream."""
+    state: Optional[State] = None  # the reset at t = 0 of every stream
+    for start in range(0, inputs.shape[1], chunk):
+        out, state = model(inputs[:, start : start + chunk], detach(state))
+        yield out, targets[:, start : start + chunk]
+
+
+def _one_step_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
+    """The guide's L = 1 gradient: each step's loss backpropagates through
+    that step only, from the (detached) state the stream had before it.
+
+    The states before each step of a chunk are found without gradient, then
+    all steps of the chunk are evaluated as one batch of single steps."""
+    n_streams, n_samples, n_features = inputs.shape
+    state: Optional[State] = None  # the reset at t = 0 of every stream
+    for start in range(0, n_samples, chunk):
+        x = inputs[:, start : start + chunk]
+        steps = x.shape[1]
+        h_before, c_before = [], []
+        with torch.no_grad():
+            for t in range(steps):
+                if state is None:
+                    layers = model.lstm.num_layers
+                    zeros = x.new_zeros(layers, n_streams, model.lstm.hidden_size)
+                    state = (zeros, zeros)
+                h_before.append(state[0])
+                c_before.append(state[1])
+                _, state = model(x[:, t : t + 1], state)
+        # (layers, steps, streams, H) -> (layers, streams * steps, H), stream-major
+        h0 = torch.stack(h_before, dim=1).transpose(1, 2).reshape(state[0].shape[0], -1, state[0].shape[2])
+        c0 = torch.stack(c_before, dim=1).transpose(1, 2).reshape(state[0].shape[0], -1, state[0].shape[2])
+        out, _ = model(x.reshape(n_streams * steps, 1, n_features), (h0, c0))
+        yield out.reshape(n_streams, steps), targets[:, start : start + chunk]
+
+
+def _window_batches(model, inputs, targets, length: int, batch_size: int, generator) -> Iterator[Batch]:
+    """The guide's L > 1 variant: windows of `length` samples, state reset
+    for every window. Windows are independent, so their order is shuffled."""
+    windows_x, windows_y = _windows(inputs, targets, length)
+    order = torch.randperm(windows_x.shape[0], generator=generator).to(inputs.device)
+    for start in range(0, order.shape[0], batch_size):
+        idx = order[start : start + batch_size]
+        out, _ = model(windows_x[idx], None)
+        yield out, windows_y[idx]
+
+
+def _windows(inputs: torch.Tensor, targets: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    n_streams, n_samples, n_features = inputs.shape
+    usable = (n_samples // length) * length
+    windows_x = inputs[:, :usable].reshape(-1, length, n_features)
+    windows_y = targets[:, :usable].reshape(-1, length)
+    return windows_x, windows_y
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, config: RunConfig, inputs: torch.Tensor) -> torch.Tensor:
+    """Model output for every step of every stream, (streams, N), the way the
+    model type runs at inference: L = 1 with state carried from the reset at
+    t = 0 (stateful, and sequence with carried state), or windows of L with
+    a reset per window (sequence)."""
+    was_training = model.training
+    model.eval()
+    try:
+        if not _uses_windows(config):
+            out, _ = model(inputs, None)
+            return out
+        length = config.sequence_length
+        n_streams, n_samples, _ = inputs.shape
+        usable = (n_samples // length) * length
+        windows_x, _ = _windows(inputs, inputs[..., 0], length)
+        parts = [model(windows_x, None)[0].reshape(n_streams, usable)]
+        if usable < n_samples:  # the last, shorter window
+            parts.append(model(inputs[:, usable:], None)[0])
+        return torch.cat(parts, dim=1)
+    finally:
+        model.train(was_training)

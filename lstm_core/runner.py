@@ -1,0 +1,65 @@
+"""One training run, start to end: run directory, training, evaluation,
+results. Used by the headless command and by the app's worker alike."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from .checkpoint import library_versions
+from .config import RunConfig
+from .device import describe
+from .evaluate import evaluate
+from .events import EventCallback
+from .rundir import RunDir
+from .trainer import StopFlag, Trainer, TrainResult
+
+
+@dataclass
+class RunOutcome:
+    run_dir: RunDir
+    training: TrainResult
+    results: Optional[dict[str, Any]]  # None when no epoch finished
+
+
+def results_record(config: RunConfig, trainer: Trainer, training: TrainResult, metrics: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "status": training.status,
+        "stop_reason": training.message,
+        "model": config.model,
+        "noise": config.noise,
+        "epochs_run": training.epochs_run,
+        "best_epoch": training.best_epoch,
+        "best_val_loss": training.best_val_loss,
+        "train_time_s": training.train_time_s,
+        "device": describe(trainer.device),
+        "versions": library_versions(),
+        **{k: v for k, v in metrics.items() if k != "predictions"},
+    }
+
+
+def run_training(
+    config: RunConfig,
+    *,
+    runs_root: str | Path = "runs",
+    on_event: Optional[EventCallback] = None,
+    stop: Optional[StopFlag] = None,
+    run_dir: Optional[RunDir] = None,
+) -> RunOutcome:
+    run_dir = run_dir or RunDir.create(config, runs_root)
+    run_dir.write_config(config)
+    run_dir.write_status("running", started=time.time(), model=config.model)
+    try:
+        trainer = Trainer(config, run_dir, on_event=on_event, stop=stop)
+        training = trainer.fit()
+    except BaseException as exc:
+        run_dir.write_status("failed", message=f"{exc.__class__.__name__}: {exc}")
+        raise
+    results = None
+    if training.epochs_run > 0:
+        metrics = evaluate(trainer.model, config, trainer.splits, trainer.device)
+        results = results_record(config, trainer, training, metrics)
+        run_dir.write_results(results)
+    run_dir.write_status(training.status, message=training.message, test_mse=(results or {}).get("test_mse"))
+    return RunOutcome(run_dir, training, results)

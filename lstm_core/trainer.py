@@ -1,0 +1,228 @@
+"""The training loop: Adam, ReduceLROnPlateau, early stopping, gradient
+clipping, best and last checkpoints, progress events, cooperative stop."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import feeding
+from .checkpoint import save_checkpoint
+from .config import RunConfig
+from .data import SignalSet, splits_for
+from .device import resolve_device
+from .events import BatchProgress, EpochEnd, EventCallback, RunEnded, RunStarted
+from .models import build_model
+from .rundir import RunDir
+
+PROGRESS_INTERVAL_S = 0.2  # batch events (and the loss sync they need) at most this often
+PREVIEW_SECONDS = 1.0  # validation window sent with each epoch for live plots
+
+
+class StopFlag:
+    """Cooperative stop: the trainer checks it after every batch."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = "cancelled"
+
+    def request(self, reason: str = "cancelled") -> None:
+        self.reason = reason
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class TrainResult:
+    status: str
+    message: str
+    epochs_run: int
+    best_epoch: int
+    best_val_loss: float
+    train_time_s: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def to_device(signal: SignalSet, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    inputs, targets = signal.streams()
+    return torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device)
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: Optional[RunDir] = None,
+        on_event: Optional[EventCallback] = None,
+        stop: Optional[StopFlag] = None,
+        splits: Optional[dict[str, SignalSet]] = None,
+    ):
+        self.config = config
+        self.run_dir = run_dir
+        self.on_event = on_event or (lambda event: None)
+        self.stop = stop or StopFlag()
+        self.device = resolve_device(config.device)
+        self.splits = splits or splits_for(config)
+        self.n_frequencies = self.splits["train"].n_frequencies
+
+        torch.manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)  # window shuffling
+        self.model = build_model(config, self.n_frequencies).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
+        )
+        # Tensors are built once and stay on the training device.
+        self.train_x, self.train_y = to_device(self.splits["train"], self.device)
+        self.val_x, self.val_y = to_device(self.splits["val"], self.device)
+
+        self.epoch = 0  # epochs completed
+        self.best_val_loss = math.inf
+        self.best_epoch = 0
+        self.epochs_without_improvement = 0
+        self.history: list[dict[str, Any]] = []
+        self.best_state: Optional[dict[str, torch.Tensor]] = None
+
+    # ---- state for checkpoints / resume ------------------------------------
+    def training_state(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "best_val_loss": self.best_val_loss,
+            "best_epoch": self.best_epoch,
+            "epochs_without_improvement": self.epochs_without_improvement,
+            "torch_rng": torch.get_rng_state(),
+            "generator": self.generator.get_state(),
+            "history": self.history,
+        }
+
+    def load_training_state(self, payload: dict[str, Any]) -> None:
+        """Continue from a last checkpoint (see `freq-tui train --resume`)."""
+        state = payload["training_state"]
+        self.model.load_state_dict(payload["model_state"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.best_val_loss = float(state["best_val_loss"])
+        self.best_epoch = int(state["best_epoch"])
+        self.epochs_without_improvement = int(state["epochs_without_improvement"])
+        torch.set_rng_state(state["torch_rng"])
+        self.generator.set_state(state["generator"])
+        self.history = list(state["history"])
+        self.epoch = int(payload["epoch"])
+
+    def _save(self, name: str) -> None:
+        if self.run_dir is None:
+            return
+        save_checkpoint(
+            self.run_dir.file(name),
+            model=self.model,
+            config=self.config,
+            n_frequencies=self.n_frequencies,
+            epoch=self.epoch,
+            training_state=self.training_state(),
+        )
+
+    # ---- the loop -----------------------------------------------------------
+    def validation_loss(self) -> tuple[float, torch.Tensor]:
+        prediction = feeding.predict(self.model, self.config, self.val_x)
+        return float(torch.mean((prediction - self.val_y) ** 2)), prediction
+
+    def fit(self) -> TrainResult:
+        config = self.config
+        n_streams, n_samples = self.train_y.shape
+        n_batches = feeding.batches_per_epoch(config, n_streams, n_samples)
+        self.on_event(RunStarted(config.epochs, n_batches, str(self.device), start_epoch=self.epoch + 1))
+        started = time.monotonic()
+        status, message = "finished", f"ran all {config.epochs} epochs"
+
+        while self.epoch < config.epochs:
+            epoch = self.epoch + 1
+            epoch_start = time.monotonic()
+            self.model.train()
+            loss_sum = torch.zeros((), device=self.device)
+            done = 0
+            last_report = time.monotonic()
+            batches = feeding.train_batches(self.model, config, self.train_x, self.train_y, self.generator)
+            for output, target in batches:
+                loss = nn.functional.mse_loss(output, target)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+                self.optimizer.step()
+                loss_sum += loss.detach()
+                done += 1
+                if self.stop.is_set():
+                    break
+                if time.monotonic() - last_report >= PROGRESS_INTERVAL_S or done == n_batches:
+                    last_report = time.monotonic()
+                    self.on_event(BatchProgress(epoch, done, n_batches, float(loss_sum) / done))
+
+            if self.stop.is_set():
+                # The unfinished epoch is dropped: last.pt stays at the end of
+                # the last whole epoch, so a resume repeats this one exactly.
+                status = self.stop.reason
+                message = f"{self.stop.reason} during epoch {epoch}; checkpoints of epoch {self.epoch} kept"
+                break
+
+            train_loss = float(loss_sum) / max(done, 1)
+            val_loss, val_prediction = self.validation_loss()
+            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+                status = "diverged"
+                message = (f"loss became {'NaN' if math.isnan(train_loss) or math.isnan(val_loss) else 'infinite'} "
+                           f"in epoch {epoch}; checkpoints of epoch {self.epoch} kept (try a lower --lr)")
+                break
+
+            self.scheduler.step(val_loss)
+            self.epoch = epoch
+            is_best = val_loss < self.best_val_loss
+            if is_best:
+                self.best_val_loss, self.best_epoch = val_loss, epoch
+                self.epochs_without_improvement = 0
+                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            else:
+                self.epochs_without_improvement += 1
+            record = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "epoch_time": time.monotonic() - epoch_start,
+                "is_best": is_best,
+            }
+            self.history.append(record)
+            if is_best:
+                self._save("best.pt")
+            self._save("last.pt")
+            if self.run_dir is not None:
+                self.run_dir.append_metrics(record)
+            self.on_event(EpochEnd(**record, **self._preview(val_prediction)))
+
+            if self.epochs_without_improvement >= config.patience:
+                status = "early_stopped"
+                message = f"no validation improvement for {config.patience} epochs; best epoch {self.best_epoch}"
+                break
+
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)  # evaluate the best weights
+        result = TrainResult(status, message, self.epoch, self.best_epoch, self.best_val_loss,
+                             time.monotonic() - started, self.history)
+        self.on_event(RunEnded(status, message, self.epoch, self.best_epoch, self.best_val_loss))
+        return result
+
+    def _preview(self, prediction: torch.Tensor) -> dict[str, np.ndarray]:
+        val = self.splits["val"]
+        n = min(val.n_samples, max(2, int(round(PREVIEW_SECONDS * val.fs))))
+        return {
+            "preview_t": val.t[:n].copy(),
+            "preview_output": prediction[:, :n].detach().cpu().numpy().astype(np.float64),
+            "preview_target": val.targets[:, :n].copy(),
+        }

@@ -1,0 +1,1 @@
+"""freq-tui's Textual application. Everything headless lives in lstm_core."""
