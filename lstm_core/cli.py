@@ -7,7 +7,7 @@ import signal
 import sys
 from typing import Any, Callable, Optional, Sequence
 
-from .config import FIELDS, build_config, field_type, load_toml
+from .config import FIELDS, build_config, field_type, list_presets, load_preset, load_toml
 from .errors import UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -21,6 +21,7 @@ class _Parser(argparse.ArgumentParser):
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per config field, generated from the field metadata. Every
     default is None so that only flags the user gave override the file."""
+    parser.add_argument("--preset", metavar="NAME", help=f"named configuration ({', '.join(list_presets())})")
     parser.add_argument("--config", metavar="FILE", help="TOML file with the same field names as these flags")
     groups = {}
     for name, spec in FIELDS.items():
@@ -39,9 +40,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
+    """defaults < --preset < --config FILE < individual flags."""
+    preset_values = load_preset(args.preset) if getattr(args, "preset", None) else {}
     file_values = load_toml(args.config) if getattr(args, "config", None) else {}
     flag_values = {name: getattr(args, name) for name in FIELDS if getattr(args, name, None) is not None}
-    return build_config(file_values, flag_values)
+    return build_config(preset_values, file_values, flag_values)
 
 
 def build_parser() -> argparse.ArgumentParser:

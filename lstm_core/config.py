@@ -289,6 +289,20 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     return raw
 
 
+PRESETS_DIR = Path(__file__).parent / "presets"
+
+
+def list_presets() -> list[str]:
+    """Named configurations shipped in lstm_core/presets/*.toml."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    if name not in list_presets():
+        raise ConfigError("preset", f"unknown preset '{name}' (available: {', '.join(list_presets()) or 'none'})")
+    return load_toml(PRESETS_DIR / f"{name}.toml")
+
+
 def save_toml(config: RunConfig, path: str | Path) -> None:
     from .files import atomic_write_text
 
