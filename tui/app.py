@@ -137,6 +137,8 @@ class FreqApp(App):
         self.session.message = message.error
         self.session.add_log(f"failed: {message.error}")
         self.publish(final=True)
+        if self._exit:  # quitting: nobody is left to read a dialog
+            return
         self.push_screen(ErrorDialog("Training failed", f"{message.error}\n\nRun directory: {message.run_dir}"))
 
     def action_stop_training(self) -> None:
