@@ -34,8 +34,8 @@ def export_report(run_dir: Path, results: Optional[dict]) -> list[Path]:
 
 class EvaluateScreen(Screen):
     BINDINGS = [
-        Binding("x", "export", "Export report"),
-        Binding("r", "reload", "Re-evaluate"),
+        Binding("x", "export", "Export"),
+        Binding("r", "reload", "Re-eval"),
         Binding("f", "next_frequency", "Next Hz"),
         Binding("1", "frequency(0)", "f1", show=False),
         Binding("2", "frequency(1)", "f2", show=False),
@@ -115,7 +115,7 @@ class EvaluateScreen(Screen):
         ratio = f"{fmt(results.get('ratio'), 3)} ({results.get('ratio_verdict', '')})"
         self.query_one("#eval-status", Static).update(
             f"{evaluation.run_dir}  {evaluation.config.model}, noise {evaluation.config.noise}, {status}\n"
-            f"train MSE {fmt(results.get('train_mse'))}  test MSE {fmt(results.get('test_mse'))}  test/train {ratio}")
+            f"train MSE {fmt(results.get('train_mse'))}  test MSE {fmt(results.get('test_mse'))}  ratio {ratio}")
 
         table = self.query_one("#per-frequency", DataTable)
         table.clear()
@@ -147,8 +147,8 @@ class EvaluateScreen(Screen):
         hz = evaluation.frequencies[k]
         n = min(evaluation.t.shape[0], max(2, int(WAVE_SECONDS * evaluation.fs)))
         self.query_one("#pred-chart", LineChart).show(evaluation.t[:n], [
-            Series("target", evaluation.targets[k, :n], marker="dot", color="green"),
             Series("prediction", evaluation.predictions[k, :n], marker="braille", color="magenta"),
+            Series("target", evaluation.targets[k, :n], marker="dot", color="green"),
         ], title=f"f{k + 1} = {hz:g} Hz, test set (1-4, f)", xlabel="t [s]")
 
         freqs, spec_input = amplitude_spectrum(evaluation.signal, evaluation.fs)

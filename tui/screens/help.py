@@ -26,7 +26,7 @@ Train an LSTM to pull each pure sinusoid out of a noisy mixed signal.
 | e | Train | evaluate the run on screen |
 | x | Evaluate | export the report and PNG figures into the run directory |
 | r | Evaluate / Runs | re-evaluate / rescan the runs folder |
-| Enter / a | Runs | evaluate the run / attach to a run another process is writing |
+| Enter or o / a | Runs | evaluate the run / attach to a run another process is writing |
 
 Under the literal noise (phase uniform in 0..2pi per sample) the input carries no
 information about the targets: predicting zero gives MSE 0.5. Compare the model

@@ -65,8 +65,8 @@ def list_runs(root: Path) -> list[RunSummary]:
 
 class RunsScreen(Screen):
     BINDINGS = [
-        Binding("enter", "open", "Evaluate"),
-        Binding("a", "attach", "Attach/follow"),
+        Binding("o", "open", "Open"),
+        Binding("a", "attach", "Attach"),
         Binding("r", "refresh", "Refresh"),
     ]
 
@@ -94,12 +94,12 @@ class RunsScreen(Screen):
         table = self.query_one("#runs", DataTable)
         table.clear()
         for run in self.runs:
-            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started))
+            started = time.strftime("%m-%d %H:%M", time.localtime(run.started))
             table.add_row(run.path.name, run.model, started, run.status, str(run.epochs), fmt(run.test_mse),
                           key=str(run.path))
         count = f"{len(self.runs)} run(s) in {root}/" if self.runs else f"No runs in {root}/ yet"
         self.query_one("#runs-status", Static).update(
-            f"{count}. Enter: evaluate  a: attach to a running run  r: refresh")
+            f"{count}. Enter or o: evaluate  a: attach to a run still training")
         table.focus()
 
     def selected(self) -> Optional[RunSummary]:

@@ -153,8 +153,8 @@ class TrainScreen(Screen):
         k = min(self.frequency_index, preview.output.shape[0] - 1)
         hz = f"{session.frequencies[k]:g} Hz" if k < len(session.frequencies) else ""
         chart.show(preview.t, [
-            Series("target", preview.target[k], marker="dot", color="green"),
             Series("output", preview.output[k], marker="braille", color="magenta"),
+            Series("target", preview.target[k], marker="dot", color="green"),
         ], title=f"f{k + 1} {hz} val window (1-4, f)", xlabel="t [s]")
 
     def draw_log(self, session: TrainingSession) -> None:
