@@ -25,12 +25,14 @@ from tui.screens.evaluate import EvaluateScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.train import TrainScreen
 from tui.widgets.charts import LineChart
+from tui.widgets.info import InfoLine
 
 TINY = {"duration": 0.2, "fs": 100.0, "epochs": 2, "hidden_size": 8, "device": "cpu"}
 
 
 def text_of(screen, selector: str) -> str:
-    return str(screen.query_one(selector, Static).render())
+    widget = screen.query_one(selector)
+    return widget.text if isinstance(widget, InfoLine) else str(widget.render())
 
 
 async def settle(app, pilot) -> None:

@@ -82,13 +82,18 @@ class FreqApp(App):
         self.session = TrainingSession(run_dir=str(run_dir.path), source="app", state="starting",
                                        total_epochs=config.epochs, frequencies=list(config.frequencies))
         self.session.add_log(f"run directory {run_dir.path}")
+        self.publish()
+        # Show the Train screen first and start the worker once it is drawn:
+        # building the screen then does not compete with the first epoch.
+        self.switch_mode("train")
+        self.call_after_refresh(self._launch_training, config, run_dir, self.stop_flag)
+        return True
+
+    def _launch_training(self, config: RunConfig, run_dir: RunDir, stop: StopFlag) -> None:
         from .worker import train_in_worker
 
-        self.run_worker(partial(train_in_worker, config, run_dir, self.stop_flag, self.post_message),
+        self.run_worker(partial(train_in_worker, config, run_dir, stop, self.post_message),
                         name="training", group="training", thread=True, exclusive=True, exit_on_error=False)
-        self.publish()
-        self.switch_mode("train")
-        return True
 
     def on_training_started(self, message: TrainingStarted) -> None:
         s = self.session

@@ -7,6 +7,7 @@ is drawn at once), so a fast trainer never floods the terminal.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,8 +18,10 @@ from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Static
 
 from ..session import TrainingSession, epoch_line, format_eta
 from ..widgets.charts import LineChart, Series
+from ..widgets.info import InfoLine
 
-REDRAW_INTERVAL_S = 0.25
+REDRAW_INTERVAL_S = 0.25  # progress text and bars
+CHART_INTERVAL_S = 0.5  # plotext figures cost tens of ms each to build
 
 
 class TrainScreen(Screen):
@@ -42,6 +45,8 @@ class TrainScreen(Screen):
         self._drawn_frequency = -1
         self._log_written = 0
         self._drawn_run = None
+        self._status_text = ""
+        self._last_chart_draw = 0.0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -49,11 +54,11 @@ class TrainScreen(Screen):
         with Horizontal(classes="progress-row"):
             yield Label("Epochs ", classes="progress-label")
             yield ProgressBar(id="epochs", show_eta=False)
-            yield Static("", id="epochs-info", classes="progress-info")
+            yield InfoLine(id="epochs-info", classes="progress-info")
         with Horizontal(classes="progress-row"):
             yield Label("Batches", classes="progress-label")
             yield ProgressBar(id="batches", show_eta=False)
-            yield Static("", id="batches-info", classes="progress-info")
+            yield InfoLine(id="batches-info", classes="progress-info")
         with Horizontal(id="charts"):
             yield LineChart("Loss (MSE)", id="loss-chart")
             yield LineChart("Output vs target", id="wave-chart")
@@ -76,14 +81,14 @@ class TrainScreen(Screen):
             return
         wait = REDRAW_INTERVAL_S - (time.monotonic() - self._last_draw)
         if wait <= 0:
-            self.draw()
+            self.draw(final=False)
         elif self._pending is None:
-            self._pending = self.set_timer(wait, self.draw)
+            self._pending = self.set_timer(wait, partial(self.draw, False))
 
     def on_screen_resume(self) -> None:
         self.draw()
 
-    def draw(self) -> None:
+    def draw(self, final: bool = True) -> None:
         if self._pending is not None:
             self._pending.stop()
             self._pending = None
@@ -98,9 +103,17 @@ class TrainScreen(Screen):
             self.query_one("#log", RichLog).clear()
         self.draw_status(session)
         self.draw_progress(session)
-        self.draw_loss(session)
-        self.draw_wave(session)
         self.draw_log(session)
+        stale = len(session.history) != self._drawn_epochs or session.preview is not self._drawn_preview
+        if not stale:
+            return
+        wait = CHART_INTERVAL_S - (self._last_draw - self._last_chart_draw)
+        if final or wait <= 0:
+            self._last_chart_draw = self._last_draw
+            self.draw_loss(session)
+            self.draw_wave(session)
+        elif self._pending is None:
+            self._pending = self.set_timer(wait, self.draw)
 
     def draw_status(self, session: TrainingSession) -> None:
         status = self.query_one("#train-status", Static)
@@ -109,7 +122,10 @@ class TrainScreen(Screen):
         where = "followed" if session.source == "follow" else "training"
         device = f" on {session.device}" if session.device else ""
         note = f": {session.message}" if session.message and not session.active else ""
-        status.update(f"{session.state.upper()}{note}\n{where} {session.run_dir}{device}")
+        text = f"{session.state.upper()}{note}\n{where} {session.run_dir}{device}"
+        if text != self._status_text:  # Static.update costs a layout pass
+            self._status_text = text
+            status.update(text)
 
     def draw_progress(self, session: TrainingSession) -> None:
         epochs = self.query_one("#epochs", ProgressBar)
@@ -118,13 +134,13 @@ class TrainScreen(Screen):
             epochs.update(total=session.total_epochs, progress=session.epochs_done)
             last = session.history[-1] if session.history else None
             val = f" val {last.val_loss:.4f}" if last else ""
-            self.query_one("#epochs-info", Static).update(
+            self.query_one("#epochs-info", InfoLine).text = (
                 f"{session.epochs_done}/{session.total_epochs}{val} eta {format_eta(session.epoch_eta_s())}")
         if session.batches_per_epoch:
             batches.update(total=session.batches_per_epoch, progress=session.batch)
             loss = f" loss {session.batch_loss:.4f}" if session.batch else ""
             eta = format_eta(session.batch_eta_s()) if session.active else "--:--"
-            self.query_one("#batches-info", Static).update(
+            self.query_one("#batches-info", InfoLine).text = (
                 f"{session.batch}/{session.batches_per_epoch}{loss} eta {eta}")
 
     def draw_loss(self, session: TrainingSession) -> None:
