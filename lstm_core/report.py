@@ -62,10 +62,10 @@ def with_data_of(model_config: RunConfig, data_config: RunConfig) -> RunConfig:
     return dataclasses.replace(model_config, **{name: getattr(data_config, name) for name in DATA_FIELDS})
 
 
-def evaluate_checkpoint(checkpoint: Path, data_config: RunConfig) -> tuple[dict[str, Any], RunConfig]:
+def evaluate_checkpoint(checkpoint: Path, data_config: RunConfig, device=None) -> tuple[dict[str, Any], RunConfig]:
     """Load a checkpoint and evaluate it on the data `data_config` describes.
     Returns the evaluation and the config it ran under."""
-    device = evaluation_device(data_config)
+    device = device or evaluation_device(data_config)
     model, model_config, _ = model_from_checkpoint(checkpoint, device)
     config = with_data_of(model_config, data_config)
     splits = splits_for(config)
