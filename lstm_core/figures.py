@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .data import SignalSet
 
@@ -84,8 +85,10 @@ def training_curves(history: Sequence[dict[str, Any]]) -> Figure:
         if best:
             loss_ax.axvline(best[-1]["epoch"], color="0.5", linestyle="--", label=f"best epoch {best[-1]['epoch']}")
         lr_ax.plot(epochs, [r["lr"] for r in history], "o-", markersize=3, color="tab:purple", label="learning rate")
-        if all(r["train_loss"] > 0 and r["val_loss"] > 0 for r in history):
+        losses = [r[key] for r in history for key in ("train_loss", "val_loss")]
+        if min(losses) > 0 and max(losses) / min(losses) > 10:  # log only when it spans a decade
             loss_ax.set_yscale("log")
+        lr_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         lr_ax.set_yscale("log")
         lr_ax.legend(loc="upper right")
     else:
@@ -156,11 +159,13 @@ def error_distribution(test: SignalSet, output: np.ndarray) -> Figure:
     scatter_ax.legend(fontsize=8, markerscale=4)
     scatter_ax.grid(alpha=0.3)
 
-    window = max(1, int(round(0.1 * test.fs)))  # 0.1 s moving RMS
+    window = max(1, min(test.n_samples, int(round(0.1 * test.fs))))  # 0.1 s moving RMS
     kernel = np.ones(window) / window
+    centres = test.t[(window - 1) // 2 : (window - 1) // 2 + test.n_samples - window + 1]
     for k, hz in enumerate(test.frequencies):
-        rms = np.sqrt(np.convolve(errors[k] ** 2, kernel, mode="same"))
-        time_ax.plot(test.t, rms, linewidth=0.8, label=f"{hz:g} Hz")
+        # "valid" windows only: no zero padding pulling the ends down
+        rms = np.sqrt(np.convolve(errors[k] ** 2, kernel, mode="valid"))
+        time_ax.plot(centres, rms, linewidth=0.8, label=f"{hz:g} Hz")
     time_ax.set_xlabel("Time (s)")
     time_ax.set_ylabel("RMS error over %g s (a.u.)" % (window / test.fs))
     time_ax.set_title("Error over time")
