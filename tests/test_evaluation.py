@@ -137,7 +137,7 @@ def test_verdict_ignores_signal():
 def test_verdict_learned_nothing():
     assert verdict(0.48, 0.5, 0.48, 0.48)["code"] == "learned_nothing"
     worse = verdict(0.6, 0.5, 0.6, 0.9)
-    assert worse["code"] == "learned_nothing" and "worse than predicting zero" in worse["text"]
+    assert worse["code"] == "learned_nothing" and "no better than predicting zero" in worse["text"]
     assert verdict(float("nan"), 0.5, 0.5, 0.5)["code"] == "learned_nothing"
 
 
