@@ -31,12 +31,16 @@ def save_checkpoint(
     n_frequencies: int,
     epoch: int,
     training_state: Optional[dict[str, Any]] = None,
+    model_state: Optional[dict[str, torch.Tensor]] = None,
 ) -> None:
+    """`model_state` (default: the model's own) lets best weights kept aside
+    be written without loading them into the model."""
+    weights = model.state_dict() if model_state is None else model_state
     payload = {
         "format": FORMAT,
         "config": config.to_dict(),
         "architecture": architecture(config, n_frequencies),
-        "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "model_state": {k: v.detach().cpu() for k, v in weights.items()},
         "epoch": epoch,
         "versions": library_versions(),
         "training_state": training_state or {},
