@@ -29,6 +29,7 @@ def results_record(config: RunConfig, trainer: Trainer, training: TrainResult, m
         "stop_reason": training.message,
         "model": config.model,
         "noise": config.noise,
+        "augment_snr_db": config.augment_snr_db,  # 0 = no training-time noise augmentation
         "epochs_run": training.epochs_run,
         "best_epoch": training.best_epoch,
         "best_val_loss": training.best_val_loss,
