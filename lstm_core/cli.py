@@ -7,6 +7,8 @@ import signal
 import sys
 from typing import Any, Callable, Optional, Sequence
 
+import numpy as np
+
 from .config import FIELDS, build_config, field_type, list_presets, load_preset, load_toml
 from .errors import UserError
 
@@ -54,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(train)
     train.add_argument("--runs-root", default="runs", help="where default run directories go (default: runs)")
     train.set_defaults(handler=cmd_train)
+    extract = sub.add_parser("extract", help="run a trained model on a WAV file and write what it extracts")
+    extract.add_argument("audio", metavar="AUDIO.wav", help="8/16/24/32-bit PCM or 32/64-bit float WAV, any rate, mono or multi-channel")
+    extract.add_argument("--checkpoint", required=True, metavar="CKPT", help="a checkpoint (best.pt) or a run directory")
+    extract.add_argument("--out", metavar="DIR", help="output directory (default: <AUDIO stem>-components)")
+    extract.add_argument("--no-normalise", dest="normalise", action="store_false",
+                         help="feed the audio at its own level instead of the training signal's RMS")
+    extract.set_defaults(handler=cmd_extract)
     app = sub.add_parser("app", help="open the terminal app (the default with no command)")
     app.add_argument("--config", metavar="FILE", help="TOML config to start the form with")
     app.set_defaults(handler=cmd_app)
@@ -97,6 +106,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     if status == "diverged":
         print(f"freq-tui: error: {outcome.training.message}", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from .audio import extract_audio
+
+    result = extract_audio(args.audio, args.checkpoint, args.out, normalise=args.normalise)
+    print(f"{result.source}: {result.source_rate} Hz -> {result.fs:g} Hz, {result.t.shape[0]} samples, gain {result.gain:.4g}")
+    print(f"{'Hz':>8}  {'output RMS':>10}  {'input fit amplitude':>19}")
+    for hz, component, amp in zip(result.frequencies, result.components, result.fitted_amplitudes):
+        print(f"{hz:>8g}  {np.sqrt(np.mean(component ** 2)):>10.4f}  {amp:>19.4f}")
+    for path in result.files:
+        print(f"wrote {path}")
     return EXIT_OK
 
 
