@@ -169,14 +169,23 @@ class Extraction:
     frequencies: np.ndarray  # (K,)
     components: np.ndarray  # (K, N) the model's outputs
     fitted_amplitudes: np.ndarray  # (K,) least-squares sinusoid amplitude of the input at each f
+    output_r2: np.ndarray  # (K,) share of each output's variance that a sinusoid at its f explains
+
+
+def sinusoid_fit(signal: np.ndarray, t: np.ndarray, hz: float) -> tuple[float, float]:
+    """Least-squares fit a sin + b cos + c at `hz`: its amplitude, and R^2,
+    the share of the signal's variance it explains (NaN for a constant
+    signal). Model-free: no ground truth exists for real audio."""
+    basis = np.stack([np.sin(2 * np.pi * hz * t), np.cos(2 * np.pi * hz * t), np.ones_like(t)], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, signal, rcond=None)
+    total = float(np.sum((signal - signal.mean()) ** 2))
+    r2 = 1.0 - float(np.sum((signal - basis @ coef) ** 2)) / total if total > 0 else float("nan")
+    return float(np.hypot(coef[0], coef[1])), r2
 
 
 def fitted_amplitude(signal: np.ndarray, t: np.ndarray, hz: float) -> float:
-    """Amplitude of the best least-squares fit a sin + b cos at `hz`: a
-    model-free measure of how much of that frequency the input holds."""
-    basis = np.stack([np.sin(2 * np.pi * hz * t), np.cos(2 * np.pi * hz * t)], axis=1)
-    coef, *_ = np.linalg.lstsq(basis, signal, rcond=None)
-    return float(np.hypot(*coef))
+    """How much of frequency `hz` a signal holds (amplitude of the best fit)."""
+    return sinusoid_fit(signal, t, hz)[0]
 
 
 def model_streams(signal: np.ndarray, n_frequencies: int) -> torch.Tensor:
@@ -250,6 +259,7 @@ def extract_audio(
         source=audio_path, out_dir=out, files=[], source_rate=audio.rate, fs=config.fs, gain=gain, t=t,
         signal=signal, frequencies=frequencies, components=components,
         fitted_amplitudes=np.array([fitted_amplitude(signal, t, hz) for hz in frequencies]),
+        output_r2=np.array([sinusoid_fit(component, t, hz)[1] for component, hz in zip(components, frequencies)]),
     )
     result.files = write_outputs(result, config.model)
     return result
@@ -261,7 +271,7 @@ def write_outputs(result: Extraction, model_name: str) -> list[Path]:
     arrays = {
         "t": result.t, "input": result.signal, "components": result.components, "frequencies": result.frequencies,
         "source_rate": np.asarray(result.source_rate), "fs": np.asarray(result.fs), "gain": np.asarray(result.gain),
-        "fitted_amplitudes": result.fitted_amplitudes,
+        "fitted_amplitudes": result.fitted_amplitudes, "output_r2": result.output_r2,
     }
     atomic_write(npz_path, lambda f: np.savez(f, **arrays))
 
@@ -291,7 +301,8 @@ def _plot(result: Extraction, model_name: str) -> bytes:
     for ax, hz, component, amp in zip(axes[1:], result.frequencies, result.components, result.fitted_amplitudes):
         ax.plot(result.t, component, lw=0.8)
         ax.set_ylabel(f"{hz:g} Hz")
-        ax.text(0.99, 0.9, f"input fit amplitude {amp:.3g}", transform=ax.transAxes, ha="right", va="top", fontsize=8)
+        ax.text(0.99, 0.9, f"input amplitude at {hz:g} Hz: {amp:.3g}", transform=ax.transAxes, ha="right", va="top",
+                fontsize=8)
     axes[-1].set_xlabel("time (s)")
     fig.tight_layout()
     buffer = io.BytesIO()

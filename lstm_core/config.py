@@ -99,7 +99,7 @@ class RunConfig:
     epochs: int = knob(50, group="training", help="Maximum epochs", min=1)
     batch_size: int = knob(
         32, group="training",
-        help="sequence: windows per update; stateful: time steps per update (all streams)",
+        help="sequence/attention: windows per update; stateful/multitask: time steps per update (all streams)",
         min=1,
     )
     lr: float = knob(1e-3, group="training", help="Adam learning rate", gt=0.0, max=10.0)

@@ -10,7 +10,7 @@ import torch
 
 from lstm_core import feeding
 from lstm_core.audio import (WAVE_FORMAT_EXTENSIBLE, WAVE_FORMAT_IEEE_FLOAT, WAVE_FORMAT_PCM, extract_audio,
-                             fitted_amplitude, model_streams, read_wav, resample, resample_ratio)
+                             fitted_amplitude, model_streams, sinusoid_fit, read_wav, resample, resample_ratio)
 from lstm_core.checkpoint import model_from_checkpoint
 from lstm_core.cli import main
 from lstm_core.errors import UserError
@@ -170,6 +170,16 @@ def test_resampling_keeps_a_tone_below_the_new_nyquist():
     t_new = np.arange(y.shape[0]) / 1000.0
     assert y.shape == (1000,)
     assert fitted_amplitude(y[50:-50], t_new[50:-50], 200.0) == pytest.approx(1.0, abs=0.01)
+
+
+def test_sinusoid_fit_measures_amplitude_and_share_of_variance():
+    t = np.arange(2000) / 1000.0
+    amplitude, r2 = sinusoid_fit(0.5 * np.sin(2 * np.pi * 3.0 * t + 1.0) + 0.2, t, 3.0)
+    assert amplitude == pytest.approx(0.5) and r2 == pytest.approx(1.0)
+    noise = np.random.default_rng(0).normal(size=2000)
+    amplitude, r2 = sinusoid_fit(np.sin(2 * np.pi * 3.0 * t) + noise, t, 3.0)
+    assert amplitude == pytest.approx(1.0, abs=0.1) and r2 == pytest.approx(0.5 / 1.5, abs=0.05)
+    assert np.isnan(sinusoid_fit(np.ones(2000), t, 3.0)[1])
 
 
 # ---- extract end to end ---------------------------------------------------------------
