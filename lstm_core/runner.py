@@ -12,6 +12,7 @@ from .config import RunConfig
 from .device import describe
 from .evaluate import evaluate
 from .events import EventCallback
+from .robustness import noisy_input_check
 from .rundir import RunDir
 from .trainer import StopFlag, Trainer, TrainResult
 
@@ -61,6 +62,7 @@ def run_training(
     if training.epochs_run > 0:
         metrics = evaluate(trainer.model, config, trainer.splits, trainer.device)
         results = results_record(config, trainer, training, metrics)
+        results["noisy_input"] = noisy_input_check(trainer.model, config, trainer.splits["test"], trainer.device)
         run_dir.write_results(results)
     run_dir.write_status(training.status, message=training.message, test_mse=(results or {}).get("test_mse"))
     return RunOutcome(run_dir, training, results)

@@ -177,3 +177,23 @@ def test_extension_runs_are_evaluated_per_frequency(tiny_config, tmp_path, model
     inputs, targets = to_device(splits_for(config)["test"], torch.device("cpu"))
     test_mse = float(torch.mean((feeding.predict(model, config_back, inputs) - targets) ** 2))
     assert test_mse == pytest.approx(results["test_mse"], rel=1e-5)
+
+
+# ---- robustness check that makes augmentation measurable -----------------------
+def test_white_noise_has_the_requested_snr():
+    from lstm_core.robustness import add_white_noise
+
+    S = np.sin(np.linspace(0, 300, 40_000))
+    noisy = add_white_noise(S, 3.0, np.random.default_rng(0))
+    snr = 10 * np.log10(np.mean(S**2) / np.mean((noisy - S) ** 2))
+    assert snr == pytest.approx(3.0, abs=0.1)
+
+
+@pytest.mark.parametrize("snr, checked_at", [(0.0, 10.0), (6.0, 6.0)])
+def test_runs_report_test_mse_on_noisy_input(tiny_config, tmp_path, snr, checked_at):
+    config = tiny_config(augment_snr_db=snr, run_dir=str(tmp_path / "run"))
+    outcome = run_training(config)
+    check = outcome.results["noisy_input"]
+    assert check["snr_db"] == checked_at
+    assert math.isfinite(check["test_mse"]) and check["test_mse"] != outcome.results["test_mse"]
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["noisy_input"] == check
