@@ -14,7 +14,8 @@ from lstm_core.audio import (WAVE_FORMAT_EXTENSIBLE, WAVE_FORMAT_IEEE_FLOAT, WAV
 from lstm_core.checkpoint import model_from_checkpoint
 from lstm_core.cli import main
 from lstm_core.errors import UserError
-from lstm_core.runner import run_training
+from lstm_core.rundir import RunDir
+from lstm_core.trainer import Trainer
 
 RATE = 8000
 
@@ -195,7 +196,8 @@ def checkpoints(tmp_path_factory):
         config = build_config(dict(duration=0.4, fs=100.0, frequencies=[2.0, 5.0], epochs=1, hidden_size=8,
                                    batch_size=16, device="cpu", noise="informative", model=model,
                                    sequence_length=5, run_dir=str(root / model)))
-        run_training(config)
+        (root / model).mkdir()
+        Trainer(config, RunDir(root / model)).fit()  # writes best.pt; evaluation is not needed here
         runs[model] = root / model / "best.pt"
     return runs
 
