@@ -95,6 +95,16 @@ def test_attention_predicts_every_row(tiny_config, carry_state):
     assert torch.allclose(prediction, torch.cat(parts, dim=1), atol=1e-6)
 
 
+def test_attention_with_carried_state_trains_on_consecutive_windows(tiny_config):
+    config = tiny_config(model="attention", sequence_length=7, carry_state=True)
+    model = build_model(config, 2)
+    inputs, targets = to_device(splits_for(config)["train"], torch.device("cpu"))
+    batches = list(feeding.train_batches(model, config, inputs, targets, torch.Generator().manual_seed(0)))
+    assert [o.shape for o, _ in batches] == [(2, 7)] * 5 + [(2, 5)]
+    assert len(batches) == feeding.batches_per_epoch(config, 2, 40)
+    assert torch.equal(batches[1][1], targets[:, 7:14])
+
+
 def test_attention_windows_in_groups_give_the_same_prediction(tiny_config, monkeypatch):
     config = tiny_config(model="attention", sequence_length=4)
     model = build_model(config, 2)
