@@ -87,13 +87,21 @@ async def test_configure_train_evaluate_export(tmp_path):
         assert evaluate.frequency_index == 2
         assert evaluate.query_one("#pred-chart", LineChart).draws == 2
 
-        pytest.importorskip("lstm_core.report")
+        baselines = evaluate.query_one("#baselines", DataTable)
+        assert baselines.row_count == 5  # model, zero, band-pass, S=0, S shuffled
+        assert text_of(evaluate, "#verdict") == results["verdict"]["text"]
+
+        # The run already wrote a report when it ended; remove it so the
+        # files below can only come from the app's export.
+        for path in list(run_dir.path.glob("*.png")) + list(run_dir.path.glob("report.*")):
+            path.unlink()
         await pilot.press("x")
         await settle(app, pilot)
         assert evaluate.exported, "export wrote no files"
         for path in evaluate.exported:
             assert path.is_file() and path.parent == run_dir.path
-        assert any(p.suffix == ".png" for p in evaluate.exported)
+        names = {p.name for p in evaluate.exported}
+        assert "report.md" in names and len([n for n in names if n.endswith(".png")]) >= 1
 
 
 async def test_bad_values_show_errors_and_disable_start(tmp_path):

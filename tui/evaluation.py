@@ -1,8 +1,7 @@
 """Evaluate a run directory for the Evaluate screen (runs on a worker thread).
 
-Loads the best checkpoint, rebuilds the run's data from its config, runs the
-core evaluation and keeps the test-set arrays the charts need. Headless: no
-Textual here.
+The core evaluates the run's best checkpoint on its own data; this keeps the
+test-set arrays the charts need next to it. Headless: no Textual here.
 """
 from __future__ import annotations
 
@@ -13,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from lstm_core.checkpoint import model_from_checkpoint
 from lstm_core.config import RunConfig
-from lstm_core.data import splits_for
+from lstm_core.data import generate_for
 from lstm_core.errors import UserError
+from lstm_core.report import evaluate_run as core_evaluate_run
+from lstm_core.report import export_report
 from lstm_core.rundir import RunDir
 
 
@@ -25,7 +25,7 @@ class RunEvaluation:
     run_dir: Path
     config: RunConfig
     status: dict[str, Any]
-    results: dict[str, Any]  # metrics without arrays (full_evaluation's keys)
+    results: dict[str, Any]  # full_evaluation's output, arrays included (export reuses it)
     t: np.ndarray  # (N,) test time axis
     signal: np.ndarray  # (N,) test input S
     targets: np.ndarray  # (K, N) test targets
@@ -34,39 +34,22 @@ class RunEvaluation:
     fs: float
 
 
-def _evaluate(model, config, splits, device) -> dict[str, Any]:
-    """The full evaluation (baselines, ablation, verdict) where the core has
-    it, else the basic metrics."""
-    try:
-        from lstm_core.evaluate import full_evaluation
-    except ImportError:
-        from lstm_core.evaluate import evaluate as full_evaluation
-    return full_evaluation(model, config, splits, device)
-
-
 def evaluate_run(path: str | Path) -> RunEvaluation:
+    """Evaluate the run's best.pt again on its own data (lstm_core.report)."""
     run_dir = RunDir.open(path)
-    checkpoint = run_dir.best_checkpoint if run_dir.best_checkpoint.is_file() else run_dir.last_checkpoint
-    if not checkpoint.is_file():
-        raise UserError(str(run_dir.path), "has no checkpoint yet (no epoch finished)")
-    import torch
-
-    from lstm_core.evaluate import predict_signal
-
-    device = torch.device("cpu")
-    model, config, _ = model_from_checkpoint(checkpoint, device)
-    model.eval()
-    splits = splits_for(config)
-    results = _evaluate(model, config, splits, device)
-    predictions = results.pop("predictions", None)
-    test = splits["test"]
-    if isinstance(predictions, dict):
-        predictions = predictions.get("test")
-    if not (isinstance(predictions, np.ndarray) and predictions.shape == test.targets.shape):
-        with torch.no_grad():
-            predictions = predict_signal(model, config, test, device)
+    config = run_dir.read_config()
+    results = core_evaluate_run(run_dir)
+    test = generate_for(config, config.test_seed)
+    predictions = np.asarray(results["predictions"]["test"], dtype=np.float64)
+    if predictions.shape != test.targets.shape:
+        raise UserError(str(run_dir.path), "the predictions do not fit the run's test set (config.toml changed?)")
     return RunEvaluation(run_dir.path, config, run_dir.read_status(), results, test.t, test.S, test.targets,
-                         np.asarray(predictions, dtype=np.float64), test.frequencies, test.fs)
+                         predictions, test.frequencies, test.fs)
+
+
+def export(evaluation: RunEvaluation) -> list[Path]:
+    """report.md, report.html and the PNG figures, written into the run directory."""
+    return export_report(evaluation.run_dir, results=evaluation.results)
 
 
 def amplitude_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:

@@ -19,17 +19,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from ..evaluation import RunEvaluation, amplitude_spectrum, evaluate_run, fmt
+from ..evaluation import RunEvaluation, amplitude_spectrum, evaluate_run, export, fmt
 from ..widgets.charts import LineChart, Series
 from .dialogs import ErrorDialog
 
 WAVE_SECONDS = 2.0
-
-
-def export_report(run_dir: Path, results: Optional[dict]) -> list[Path]:
-    from lstm_core.report import export_report as core_export
-
-    return core_export(run_dir, results=results)
 
 
 class EvaluateScreen(Screen):
@@ -178,5 +172,5 @@ class EvaluateScreen(Screen):
             self.notify("Nothing to export yet", severity="warning")
             return
         self.notify(f"Exporting report to {self.evaluation.run_dir} ...")
-        self.run_worker(partial(export_report, self.evaluation.run_dir, None), name="export", group="export",
+        self.run_worker(partial(export, self.evaluation), name="export", group="export",
                         thread=True, exclusive=True, exit_on_error=False)
