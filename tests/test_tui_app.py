@@ -320,3 +320,13 @@ def test_run_app_rejects_a_bad_config_file(tmp_path, capsys):
     assert run_app(config_path=str(invalid)) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.toml" in err and "hidden_size" in err
+
+
+def test_followed_run_preview_comes_from_last_checkpoint(tmp_path):
+    from tui.follow import checkpoint_preview
+
+    outcome = run_training(build_config(TINY), runs_root=tmp_path)
+    preview = checkpoint_preview(outcome.run_dir.path)
+    assert preview is not None
+    assert preview.output.shape == preview.target.shape == (4, preview.t.shape[0])
+    assert checkpoint_preview(tmp_path / "no-such-run") is None

@@ -16,12 +16,14 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.worker import Worker, WorkerState
 
 from lstm_core.config import RunConfig, load_config_file, load_toml
 from lstm_core.errors import UserError
 from lstm_core.rundir import RunDir
 from lstm_core.trainer import StopFlag
 
+from .follow import checkpoint_preview
 from .messages import BatchesDone, EpochRecord, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
 from .screens.configure import ConfigureScreen
 from .screens.dialogs import ConfirmDialog, ErrorDialog
@@ -191,6 +193,9 @@ class FreqApp(App):
             s.history.append(epoch_record)
             s.log.append(epoch_line(epoch_record))
             changed = True
+        if changed and not any(w.group == "follow-preview" and w.is_running for w in self.workers):
+            self.run_worker(partial(checkpoint_preview, str(run.path)), name="follow-preview",
+                            group="follow-preview", thread=True, exit_on_error=False)
         status = run.read_status()
         state = status.get("status", "running")
         if state != s.state:
@@ -205,6 +210,14 @@ class FreqApp(App):
             self.stop_following(keep_session=True)
         if changed or final:
             self.publish(final=final)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "follow-preview" or event.state != WorkerState.SUCCESS or worker.result is None:
+            return
+        if self.session.source == "follow" and self._follow_run is not None:
+            self.session.preview = worker.result
+            self.publish(final=not self.session.active)
 
     def stop_following(self, keep_session: bool = False) -> None:
         if self._follow_timer is not None:

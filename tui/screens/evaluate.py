@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
@@ -49,9 +49,8 @@ class EvaluateScreen(Screen):
         yield Static("No run to evaluate: train one (F2) or open one on Runs (F5).", id="eval-status")
         with Horizontal(id="eval-tables"):
             yield DataTable(id="per-frequency", cursor_type="row", zebra_stripes=False)
-            with Vertical(id="baseline-box"):
-                yield DataTable(id="baselines", cursor_type="row")
-                yield Static("", id="verdict")
+            yield DataTable(id="baselines", cursor_type="row")
+        yield Static("", id="verdict")
         with Horizontal(id="eval-charts"):
             yield LineChart("Prediction vs target", id="pred-chart")
             yield LineChart("Spectrum", id="spectrum-chart")

@@ -98,9 +98,13 @@ class TrainScreen(Screen):
             # A new run: start the charts and the log afresh.
             self._drawn_run = (session.run_dir, session.source)
             self._drawn_epochs = -1
-            self._drawn_preview = None
+            self._drawn_preview = False  # never a session's preview: the chart redraws
             self._log_written = 0
             self.query_one("#log", RichLog).clear()
+            for bar in ("#epochs", "#batches"):
+                self.query_one(bar, ProgressBar).update(total=1, progress=0)
+            for info in ("#epochs-info", "#batches-info"):
+                self.query_one(info, InfoLine).text = ""
         self.draw_status(session)
         self.draw_progress(session)
         self.draw_log(session)
@@ -136,7 +140,9 @@ class TrainScreen(Screen):
             val = f" val {last.val_loss:.4f}" if last else ""
             self.query_one("#epochs-info", InfoLine).text = (
                 f"{session.epochs_done}/{session.total_epochs}{val} eta {format_eta(session.epoch_eta_s())}")
-        if session.batches_per_epoch:
+        if session.source == "follow":
+            self.query_one("#batches-info", InfoLine).text = "per-epoch only when following a run"
+        elif session.batches_per_epoch:
             batches.update(total=session.batches_per_epoch, progress=session.batch)
             loss = f" loss {session.batch_loss:.4f}" if session.batch else ""
             eta = format_eta(session.batch_eta_s()) if session.active else "--:--"
