@@ -154,6 +154,7 @@ def main() -> None:
     config = build_config(settings)
     config_path = work / "bench.toml"
     save_toml(config, config_path)
+    print(f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     print(f"config: stateful, hidden {config.hidden_size}, {config.n_samples} samples x 4 frequencies, "
           f"{config.epochs} epochs, batch {config.batch_size}, torch threads from OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}")
@@ -171,12 +172,15 @@ def main() -> None:
         (work / f"app-{repeat}").mkdir()
         _, results = app_run(config_path, work / f"app-{repeat}", keys=0)
         in_app.append(float(results["train_time_s"]))
-        print(f"  repeat {repeat + 1}: headless {headless[-1]:.2f} s, app {in_app[-1]:.2f} s")
+        print(f"  repeat {repeat + 1}: headless {headless[-1]:.2f} s, app {in_app[-1]:.2f} s "
+              f"({100 * headless[-1] / in_app[-1]:.0f}%)")
     if not headless:
         return
     h, a = statistics.median(headless), statistics.median(in_app)
     print(f"training time, median of {args.repeats}: headless {h:.2f} s, app {a:.2f} s; "
           f"app throughput = {100 * h / a:.1f}% of headless")
+    print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
+          f"(other processes share the machine: the per-repeat spread shows how much)")
 
 
 if __name__ == "__main__":

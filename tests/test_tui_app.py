@@ -7,12 +7,10 @@ the message queue to drain.
 from __future__ import annotations
 
 import json
-import os
 import time
 from types import SimpleNamespace
 
-import pytest
-from textual.widgets import Button, DataTable, Input, RichLog, Static
+from textual.widgets import Button, DataTable, Input, RichLog
 
 from lstm_core.config import build_config, load_toml
 from lstm_core.rundir import RunDir

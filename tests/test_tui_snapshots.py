@@ -8,12 +8,10 @@ report.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from lstm_core.config import build_config
 from tui.app import FreqApp

@@ -16,12 +16,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Static
 
-from ..session import TrainingSession, epoch_line, format_eta
+from ..session import TrainingSession, format_eta
 from ..widgets.charts import LineChart, Series
 from ..widgets.info import InfoLine
 
 REDRAW_INTERVAL_S = 0.25  # progress text and bars
-CHART_INTERVAL_S = 0.5  # plotext figures cost tens of ms each to build
+CHART_INTERVAL_S = 1.0  # plotext figures cost tens of ms each to build
 
 
 class TrainScreen(Screen):
