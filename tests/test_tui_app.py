@@ -35,9 +35,13 @@ def text_of(screen, selector: str) -> str:
 
 async def settle(app, pilot) -> None:
     """Let every worker finish and every message they posted be handled."""
-    for _ in range(3):
+    for _ in range(50):
         await app.workers.wait_for_complete()
         await pilot.pause()
+        # The training worker starts once the Train screen is drawn and its
+        # last messages arrive after it ends: go on until the session says so.
+        if not app.session.active and not any(w.is_running for w in app.workers):
+            break
 
 
 async def set_field(pilot, screen, name: str, value: str) -> None:
