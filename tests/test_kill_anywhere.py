@@ -88,7 +88,7 @@ def test_killed_at_any_moment_every_run_dir_loads_reports_and_resumes(tmp_path):
         target = ["--runs-root", str(runs_root)] if i % 2 else ["--run-dir", str(tmp_path / f"explicit-{i}")]
         child = fork.Process(target=train_quietly, args=(["train", *TINY, *target],))
         child.start()
-        time.sleep(rng.uniform(0.0, 1.1 * run_time))
+        time.sleep(rng.uniform(0.0, 0.9 * run_time))
         child.kill()
         child.join()
         left_behind = [p for p in [*runs_root.glob("*"), *tmp_path.glob("explicit-*")] if not p.name.startswith(".")]
