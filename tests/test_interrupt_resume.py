@@ -26,6 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMES = ("epoch_time", "train_time_s")  # wall-clock, the only numbers allowed to differ
 
 
+@pytest.fixture(autouse=True)
+def no_report(monkeypatch):
+    """The report (five matplotlib figures, seconds per run) is not what
+    these tests are about; runs here skip drawing it."""
+    monkeypatch.setattr("lstm_core.runner.export_report", lambda *args, **kwargs: [])
+
+
 def without_times(record):
     if isinstance(record, dict):
         return {k: without_times(v) for k, v in record.items() if k not in TIMES}

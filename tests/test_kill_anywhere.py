@@ -20,9 +20,8 @@ import torch
 
 from lstm_core import cli
 from lstm_core.checkpoint import load_checkpoint, model_from_checkpoint
-from lstm_core.data import splits_for
-from lstm_core.evaluate import evaluate
 from lstm_core.rundir import RunDir
+from lstm_core.report import evaluate_run, export_report
 from lstm_core.runner import resume_training
 
 KILLS = 30
@@ -31,6 +30,13 @@ TINY = ["--duration", "0.4", "--fs", "100", "--frequencies", "2,5", "--hidden-si
         "--device", "cpu", "--noise", "informative", "--epochs", "4"]
 
 fork = multiprocessing.get_context("fork") if sys.platform != "win32" else None
+
+
+@pytest.fixture(autouse=True)
+def no_report(monkeypatch):
+    """The report (five matplotlib figures, seconds per run) is not what
+    these tests are about; runs here skip drawing it."""
+    monkeypatch.setattr("lstm_core.runner.export_report", lambda *args, **kwargs: [])
 
 
 def train_quietly(argv):
@@ -60,10 +66,9 @@ def check_loads_and_reports(run: Path) -> None:
         if (run / name).exists():
             payload = load_checkpoint(run / name)  # torch.load(weights_only=True) inside
             assert 1 <= payload["epoch"] <= config.epochs
-    if (run / "best.pt").exists():  # what a report does: evaluate the best model
-        model, saved_config, _ = model_from_checkpoint(run / "best.pt")
-        metrics = evaluate(model, saved_config, splits_for(saved_config), torch.device("cpu"))
-        assert math.isfinite(metrics["test_mse"])
+    if (run / "best.pt").exists():  # what `freq-tui report` evaluates
+        model_from_checkpoint(run / "best.pt")
+        assert math.isfinite(evaluate_run(run_dir)["test_mse"])
 
 
 @pytest.mark.skipif(fork is None, reason="needs fork")
@@ -97,6 +102,9 @@ def test_killed_at_any_moment_every_run_dir_loads_reports_and_resumes(tmp_path):
     resumed = finished = 0
     # Temporary files of writes cut short; resume removes them.
     torn_writes = sum(len(list(run.glob(".*.tmp"))) for run in left_behind)
+    # The whole report (figures too) for one killed run, as `freq-tui report` writes it.
+    drawn = next(run for run in left_behind if (run / "best.pt").exists())
+    assert all(path.is_file() for path in export_report(drawn))
     for run in left_behind:
         check_loads_and_reports(run)
         if RunDir(run).read_status().get("status") == "finished":
