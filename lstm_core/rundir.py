@@ -36,7 +36,8 @@ MAX_NAME = 100
 def _safe_name(text: str) -> str:
     """Only letters, digits, '-', '_' and '.', never a path separator, never
     '.' or '..', never empty: a name that always stays inside its folder."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:MAX_NAME].strip(".-") or "run"
+    text = re.sub(r"[^A-Za-z0-9._-]+|\.\.+", "-", text)  # separators, spaces and '..' become '-'
+    return re.sub(r"-{2,}", "-", text)[:MAX_NAME].strip(".-") or "run"
 
 
 def default_run_name(config: RunConfig) -> str:
