@@ -31,7 +31,8 @@ NOISE_PRESETS: dict[str, tuple[float, float]] = {
     "informative": (0.0, 0.01 * TWO_PI),  # the regime published results use
 }
 NOISE_CHOICES = (*NOISE_PRESETS, "custom")
-MODEL_CHOICES = ("stateful", "sequence")
+MODEL_CHOICES = ("stateful", "sequence", "attention", "multitask")
+WINDOW_MODELS = ("sequence", "attention")  # models fed windows of sequence_length
 TRUNCATION_CHOICES = ("chunk", "step")
 SEED_MAX = 2**32 - 1
 # Input values (streams x samples x features) one data set may hold: about
@@ -50,9 +51,10 @@ GROUPS = {
 def knob(default: Any, *, group: str, help: str, **rules: Any) -> Any:
     """A config field with its section, help text and validation rules.
 
-    rules: min / max (inclusive), gt / lt (exclusive), choices, and for text
+    rules: min / max (inclusive), gt / lt (exclusive), choices; for text,
     pattern (a regular expression the whole value must match) with
-    pattern_help (what to tell the user it must be).
+    pattern_help (what to tell the user it must be); blank (the value an
+    empty entry stands for, where leaving a field empty is allowed).
     """
     meta = {"group": group, "help": help, **rules}
     if isinstance(default, list):
@@ -83,26 +85,28 @@ class RunConfig:
     test_seed: int = knob(2, group="data", help="Noise seed of the test set", min=0, max=SEED_MAX)
     # --- model ------------------------------------------------------------
     model: str = knob(
-        "stateful", group="model", help="stateful (L=1, state carried) or sequence (windows of L)",
+        "stateful", group="model",
+        help="stateful (L=1, state carried), sequence (windows of L), attention (windows of L, "
+             "causal attention over the window), multitask (S only in, all frequencies out, state carried)",
         choices=MODEL_CHOICES,
     )
     hidden_size: int = knob(64, group="model", help="LSTM hidden units", min=1, max=4096)
     num_layers: int = knob(1, group="model", help="Stacked LSTM layers", min=1, max=16)
     dropout: float = knob(0.0, group="model", help="Dropout between LSTM layers", min=0.0, lt=1.0)
-    sequence_length: int = knob(10, group="model", help="Window length L (sequence model)", min=1)
+    sequence_length: int = knob(10, group="model", help="Window length L (sequence and attention models)", min=1)
     carry_state: bool = knob(
-        False, group="model", help="Sequence model: carry state across consecutive windows (TBPTT)"
+        False, group="model", help="Sequence/attention model: carry state across consecutive windows (TBPTT)"
     )
     truncation: str = knob(
         "chunk", group="model",
-        help="Stateful model: backprop through each chunk (chunk) or one step only (step)",
+        help="Stateful/multitask model: backprop through each chunk (chunk) or one step only (step)",
         choices=TRUNCATION_CHOICES,
     )
     # --- training -----------------------------------------------------------
     epochs: int = knob(50, group="training", help="Maximum epochs", min=1)
     batch_size: int = knob(
         32, group="training",
-        help="sequence: windows per update; stateful: time steps per update (all streams)",
+        help="sequence/attention: windows per update; stateful/multitask: time steps per update (all streams)",
         min=1,
     )
     lr: float = knob(1e-3, group="training", help="Adam learning rate", gt=0.0, max=10.0)
@@ -112,6 +116,11 @@ class RunConfig:
     lr_patience: int = knob(3, group="training", help="ReduceLROnPlateau patience, epochs", min=0)
     lr_factor: float = knob(0.5, group="training", help="ReduceLROnPlateau factor", gt=0.0, lt=1.0)
     seed: int = knob(0, group="training", help="Seed for initialisation and shuffling", min=0, max=SEED_MAX)
+    augment_snr_db: float = knob(
+        0.0, group="training",
+        help="Training only: add white Gaussian noise to S at this SNR in dB, fresh each epoch (0 = off)",
+        min=-40.0, max=120.0, blank=0.0,
+    )
     # --- device and output -----------------------------------------------
     device: str = knob(
         "auto", group="output", help="auto, cpu, cuda, cuda:N or mps",
@@ -186,6 +195,8 @@ def parse_value(name: str, raw: Any) -> Any:
         raise ConfigError(name, "unknown setting")
     meta = FIELDS[name].metadata
     kind = field_type(name)
+    if "blank" in meta and isinstance(raw, str) and not raw.strip():
+        raw = meta["blank"]
     try:
         if kind is bool:
             if isinstance(raw, bool):
@@ -253,9 +264,9 @@ def validate(config: RunConfig) -> None:
     if config.n_samples * k * (k + 1) > MAX_INPUT_VALUES:
         raise ConfigError("duration", f"fs * duration = {config.n_samples} samples x {k} frequencies is too much data "
                                       f"(at most {MAX_INPUT_VALUES:,} input values per data set)")
-    if config.model == "sequence":
+    if config.model in WINDOW_MODELS:
         if config.sequence_length < 2:
-            raise ConfigError("sequence_length", f"must be >= 2 for the sequence model (got {config.sequence_length})")
+            raise ConfigError("sequence_length", f"must be >= 2 for the {config.model} model (got {config.sequence_length})")
         if config.sequence_length > config.n_samples:
             raise ConfigError("sequence_length", f"must not exceed the {config.n_samples} samples of the signal")
     if config.num_layers == 1 and config.dropout > 0:

@@ -13,6 +13,7 @@ from .device import describe
 from .errors import UserError
 from .evaluate import full_evaluation, to_json
 from .events import EventCallback
+from .robustness import noisy_input_check
 from .report import export_report
 from .rundir import CONFIG, RunDir
 from .trainer import StopFlag, Trainer, TrainResult
@@ -33,6 +34,7 @@ def results_record(config: RunConfig, trainer: Trainer, training: TrainResult, m
         "stop_reason": training.message,
         "model": config.model,
         "noise": config.noise,
+        "augment_snr_db": config.augment_snr_db,  # 0 = no training-time noise augmentation
         "epochs_run": training.epochs_run,
         "best_epoch": training.best_epoch,
         "best_val_loss": training.best_val_loss,
@@ -143,6 +145,7 @@ def _train_in(
     if training.epochs_run > 0:
         metrics = full_evaluation(trainer.model, config, trainer.splits, trainer.device)
         results = results_record(config, trainer, training, metrics)
+        results["noisy_input"] = noisy_input_check(trainer.model, config, trainer.splits["test"], trainer.device)
         run_dir.write_results(results)
         try:
             report_paths = export_report(run_dir, {**results, "predictions": metrics["predictions"]})
