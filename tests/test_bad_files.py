@@ -335,3 +335,14 @@ def test_no_code_path_can_unpickle():
             assert "weights_only=True" in call_text(text, match.end() - 1), path
         for match in re.finditer(r"np\.load\(|numpy\.load\(", text):
             assert "allow_pickle=False" in call_text(text, match.end() - 1), path
+
+
+def test_out_of_memory_is_one_line_exit_1(tmp_path, capsys, monkeypatch):
+    def no_memory(self):
+        raise MemoryError
+
+    monkeypatch.setattr("lstm_core.trainer.Trainer.fit", no_memory)
+    assert cli.main(["train", *TINY, "--run-dir", str(tmp_path / "run")]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "freq-tui: error: out of memory (try a smaller hidden_size, batch_size or duration)"]
+    assert json.loads((tmp_path / "run" / "status.json").read_text())["status"] == "failed"
