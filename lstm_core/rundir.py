@@ -118,10 +118,12 @@ class RunDir:
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:
                 os.close(fd)
                 pid = self.read_status().get("pid", "?")
                 raise UserError(str(self.path), f"is in use by another freq-tui process (pid {pid})") from None
+            except OSError:
+                pass  # a filesystem without locks: the directory is still claimed, just not locked
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
@@ -153,8 +155,10 @@ class RunDir:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             return False
-        except OSError:
+        except BlockingIOError:
             return True
+        except OSError:  # a filesystem without locks
+            return False
         finally:
             os.close(fd)
 
