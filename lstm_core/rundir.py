@@ -26,9 +26,8 @@ RESULTS = "results.json"
 STATUS = "status.json"
 BEST = "best.pt"
 LAST = "last.pt"
-# Created exclusively when a directory is claimed for a run (so two runs never
-# share one), and flock'ed while a process trains in it (so a resume or a
-# second process can tell the run is alive; the lock dies with the process).
+# flock'ed while a process trains in the directory, so a resume (or the app)
+# can tell the run is alive; the lock dies with the process, even on SIGKILL.
 LOCK = ".lock"
 MAX_NAME = 100
 
