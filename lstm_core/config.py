@@ -107,6 +107,9 @@ class RunConfig:
     seed: int = knob(0, group="training", help="Seed for initialisation and shuffling", min=0)
     # --- device and output -----------------------------------------------
     device: str = knob("auto", group="output", help="auto, cpu, cuda, cuda:N or mps")
+    cpu_threads: int = knob(
+        1, group="output", help="Torch threads when training on the CPU (0: torch's default)", min=0, max=1024
+    )
     run_dir: str = knob("", group="output", help="Run directory (empty: runs/<timestamp>-<model>)")
 
     # ---------------------------------------------------------------------
