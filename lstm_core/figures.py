@@ -89,7 +89,9 @@ def training_curves(history: Sequence[dict[str, Any]]) -> Figure:
         if min(losses) > 0 and max(losses) / min(losses) > 10:  # log only when it spans a decade
             loss_ax.set_yscale("log")
         lr_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        lr_ax.set_yscale("log")
+        rates = [r["lr"] for r in history]
+        if min(rates) > 0 and max(rates) / min(rates) > 10:
+            lr_ax.set_yscale("log")
         lr_ax.legend(loc="upper right")
     else:
         loss_ax.text(0.5, 0.5, "no training history in this run directory", ha="center", transform=loss_ax.transAxes)
