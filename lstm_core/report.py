@@ -160,7 +160,7 @@ def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]
     return [
         ("Configuration", [(("setting", "value"), config_rows)]),
         ("Environment", [(("component", "version / device"), environment(results))]),
-        ("Training summary", [(("", ""), training_rows)]),
+        ("Training summary", [(("item", "value"), training_rows)]),
         ("Metrics", ["MSE over all rows of each set.", (("metric", "value"), metric_rows)]),
         ("Per-frequency performance", [
             "Correlation is Pearson's r between output and target on the test set.",
