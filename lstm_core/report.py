@@ -24,7 +24,7 @@ from .config import FIELDS, RunConfig
 from .data import generate_for, splits_for
 from .device import describe, resolve_device
 from .errors import ConfigError, UserError
-from .evaluate import full_evaluation, to_json
+from .evaluate import full_evaluation
 from .figures import NAMES as FIGURE_NAMES
 from .figures import render_all
 from .files import atomic_write_bytes, atomic_write_text
@@ -270,6 +270,3 @@ def export_report(run_dir: RunDir | str | Path, results: Optional[dict[str, Any]
     atomic_write_text(run_dir.file(REPORT_HTML), page)
     return [run_dir.file(REPORT_MD), run_dir.file(REPORT_HTML), *paths]
 
-
-def results_for_json(results: dict[str, Any]) -> dict[str, Any]:
-    return to_json(results)
