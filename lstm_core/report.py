@@ -13,6 +13,7 @@ import dataclasses
 import html
 import math
 import platform
+import re
 import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -203,6 +204,7 @@ def _html_text(text: str) -> str:
     if escaped.startswith("**") and ":**" in escaped:  # the bold verdict label
         label, rest = escaped[2:].split(":**", 1)
         escaped = f"<strong>{label}:</strong>{rest}"
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)  # Markdown inline code
     return f"<p>{escaped}</p>"
 
 
