@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +31,13 @@ NOISE_PRESETS: dict[str, tuple[float, float]] = {
     "informative": (0.0, 0.01 * TWO_PI),  # the regime published results use
 }
 NOISE_CHOICES = (*NOISE_PRESETS, "custom")
-MODEL_CHOICES = ("stateful", "sequence")
+MODEL_CHOICES = ("stateful", "sequence", "attention", "multitask")
+WINDOW_MODELS = ("sequence", "attention")  # models fed windows of sequence_length
 TRUNCATION_CHOICES = ("chunk", "step")
+SEED_MAX = 2**32 - 1
+# Input values (streams x samples x features) one data set may hold: about
+# 200 MB of float32 per set, three sets per run. The default uses 200,000.
+MAX_INPUT_VALUES = 50_000_000
 
 # Form sections, in display order.
 GROUPS = {
@@ -45,7 +51,10 @@ GROUPS = {
 def knob(default: Any, *, group: str, help: str, **rules: Any) -> Any:
     """A config field with its section, help text and validation rules.
 
-    rules: min / max (inclusive), gt / lt (exclusive), choices.
+    rules: min / max (inclusive), gt / lt (exclusive), choices; for text,
+    pattern (a regular expression the whole value must match) with
+    pattern_help (what to tell the user it must be); blank (the value an
+    empty entry stands for, where leaving a field empty is allowed).
     """
     meta = {"group": group, "help": help, **rules}
     if isinstance(default, list):
@@ -71,31 +80,33 @@ class RunConfig:
     )
     phase_low: float = knob(0.0, group="data", help="Phase noise lower bound, radians (custom noise)", min=0.0)
     phase_high: float = knob(TWO_PI, group="data", help="Phase noise upper bound, radians (custom noise)", min=0.0)
-    train_seed: int = knob(1, group="data", help="Noise seed of the training set", min=0)
-    val_seed: int = knob(3, group="data", help="Noise seed of the validation set", min=0)
-    test_seed: int = knob(2, group="data", help="Noise seed of the test set", min=0)
+    train_seed: int = knob(1, group="data", help="Noise seed of the training set", min=0, max=SEED_MAX)
+    val_seed: int = knob(3, group="data", help="Noise seed of the validation set", min=0, max=SEED_MAX)
+    test_seed: int = knob(2, group="data", help="Noise seed of the test set", min=0, max=SEED_MAX)
     # --- model ------------------------------------------------------------
     model: str = knob(
-        "stateful", group="model", help="stateful (L=1, state carried) or sequence (windows of L)",
+        "stateful", group="model",
+        help="stateful (L=1, state carried), sequence (windows of L), attention (windows of L, "
+             "causal attention over the window), multitask (S only in, all frequencies out, state carried)",
         choices=MODEL_CHOICES,
     )
     hidden_size: int = knob(64, group="model", help="LSTM hidden units", min=1, max=4096)
     num_layers: int = knob(1, group="model", help="Stacked LSTM layers", min=1, max=16)
     dropout: float = knob(0.0, group="model", help="Dropout between LSTM layers", min=0.0, lt=1.0)
-    sequence_length: int = knob(10, group="model", help="Window length L (sequence model)", min=1)
+    sequence_length: int = knob(10, group="model", help="Window length L (sequence and attention models)", min=1)
     carry_state: bool = knob(
-        False, group="model", help="Sequence model: carry state across consecutive windows (TBPTT)"
+        False, group="model", help="Sequence/attention model: carry state across consecutive windows (TBPTT)"
     )
     truncation: str = knob(
         "chunk", group="model",
-        help="Stateful model: backprop through each chunk (chunk) or one step only (step)",
+        help="Stateful/multitask model: backprop through each chunk (chunk) or one step only (step)",
         choices=TRUNCATION_CHOICES,
     )
     # --- training -----------------------------------------------------------
     epochs: int = knob(50, group="training", help="Maximum epochs", min=1)
     batch_size: int = knob(
         32, group="training",
-        help="sequence: windows per update; stateful: time steps per update (all streams)",
+        help="sequence/attention: windows per update; stateful/multitask: time steps per update (all streams)",
         min=1,
     )
     lr: float = knob(1e-3, group="training", help="Adam learning rate", gt=0.0, max=10.0)
@@ -104,10 +115,22 @@ class RunConfig:
     patience: int = knob(10, group="training", help="Early stopping: epochs without improvement", min=1)
     lr_patience: int = knob(3, group="training", help="ReduceLROnPlateau patience, epochs", min=0)
     lr_factor: float = knob(0.5, group="training", help="ReduceLROnPlateau factor", gt=0.0, lt=1.0)
-    seed: int = knob(0, group="training", help="Seed for initialisation and shuffling", min=0)
+    seed: int = knob(0, group="training", help="Seed for initialisation and shuffling", min=0, max=SEED_MAX)
+    augment_snr_db: float = knob(
+        0.0, group="training",
+        help="Training only: add white Gaussian noise to S at this SNR in dB, fresh each epoch (0 = off)",
+        min=-40.0, max=120.0, blank=0.0,
+    )
     # --- device and output -----------------------------------------------
-    device: str = knob("auto", group="output", help="auto, cpu, cuda, cuda:N or mps")
-    run_dir: str = knob("", group="output", help="Run directory (empty: runs/<timestamp>-<model>)")
+    device: str = knob(
+        "auto", group="output", help="auto, cpu, cuda, cuda:N or mps",
+        pattern=r"auto|cpu|mps|cuda(:[0-9]+)?", pattern_help="auto, cpu, cuda, cuda:N or mps",
+    )
+    run_dir: str = knob("", group="output", help="Run directory (empty: runs/<timestamp>-<model>[-<run_name>])")
+    run_name: str = knob(
+        "", group="output",
+        help="Label added to the default run directory name (only letters, digits, '.', '-', '_' are kept)",
+    )
 
     # ---------------------------------------------------------------------
     @property
@@ -139,16 +162,15 @@ def normalise_key(key: str) -> str:
     return key.strip().replace("-", "_")
 
 
+def _fmt_number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
 def _describe_range(meta: Mapping[str, Any]) -> str:
     parts = []
-    if "min" in meta:
-        parts.append(f">= {meta['min']:g}")
-    if "gt" in meta:
-        parts.append(f"> {meta['gt']:g}")
-    if "max" in meta:
-        parts.append(f"<= {meta['max']:g}")
-    if "lt" in meta:
-        parts.append(f"< {meta['lt']:g}")
+    for rule, sign in (("min", ">="), ("gt", ">"), ("max", "<="), ("lt", "<")):
+        if rule in meta:
+            parts.append(f"{sign} {_fmt_number(meta[rule])}")
     return " and ".join(parts)
 
 
@@ -162,7 +184,7 @@ def _check_number(name: str, value: float, meta: Mapping[str, Any]) -> None:
         or ("lt" in meta and value >= meta["lt"])
     )
     if bad:
-        raise ConfigError(name, f"must be {_describe_range(meta)} (got {value:g})")
+        raise ConfigError(name, f"must be {_describe_range(meta)} (got {_fmt_number(value)})")
 
 
 def parse_value(name: str, raw: Any) -> Any:
@@ -173,6 +195,8 @@ def parse_value(name: str, raw: Any) -> Any:
         raise ConfigError(name, "unknown setting")
     meta = FIELDS[name].metadata
     kind = field_type(name)
+    if "blank" in meta and isinstance(raw, str) and not raw.strip():
+        raw = meta["blank"]
     try:
         if kind is bool:
             if isinstance(raw, bool):
@@ -197,12 +221,18 @@ def parse_value(name: str, raw: Any) -> Any:
             if not value:
                 raise ValueError
         else:
+            if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+                raise ValueError
             value = str(raw).strip()
-    except (TypeError, ValueError):
+            if any(ord(ch) < 32 for ch in value):
+                raise ConfigError(name, "must not contain control characters")
+    except (TypeError, ValueError, OverflowError):
         expected = {bool: "true or false", int: "a whole number", float: "a number",
                     list: "a list of numbers, e.g. 1,3,5,7", str: "text"}[kind]
         raise ConfigError(name, f"must be {expected} (got {raw!r})") from None
 
+    if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+        raise ConfigError(name, f"must be {meta['pattern_help']} (got {value!r})")
     if "choices" in meta and value not in meta["choices"]:
         raise ConfigError(name, f"must be one of {', '.join(meta['choices'])} (got {value!r})")
     if kind in (int, float):
@@ -230,9 +260,13 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("frequencies", "must not repeat a frequency")
     if config.n_samples < 2:
         raise ConfigError("duration", "gives fewer than 2 samples at this fs")
-    if config.model == "sequence":
+    k = len(config.frequencies)
+    if config.n_samples * k * (k + 1) > MAX_INPUT_VALUES:
+        raise ConfigError("duration", f"fs * duration = {config.n_samples} samples x {k} frequencies is too much data "
+                                      f"(at most {MAX_INPUT_VALUES:,} input values per data set)")
+    if config.model in WINDOW_MODELS:
         if config.sequence_length < 2:
-            raise ConfigError("sequence_length", f"must be >= 2 for the sequence model (got {config.sequence_length})")
+            raise ConfigError("sequence_length", f"must be >= 2 for the {config.model} model (got {config.sequence_length})")
         if config.sequence_length > config.n_samples:
             raise ConfigError("sequence_length", f"must not exceed the {config.n_samples} samples of the signal")
     if config.num_layers == 1 and config.dropout > 0:
