@@ -154,6 +154,9 @@ def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]
         ("LSTM with S replaced by zeros", _num(a["s_zero_mse"])),
         ("LSTM with S shuffled in time", _num(a["s_shuffled_mse"])),
     ]
+    noisy = results.get("noisy_input")
+    if noisy:  # the noise-augmentation check, when the run measured it
+        comparison.append((f"LSTM with white noise on S at {noisy['snr_db']:g} dB SNR", _num(noisy["test_mse"])))
     bandpass_rows = [
         (f"{row['hz']:g}", _num(row["test_mse"]), _num(row.get("gain"), 4), _num(row.get("quadrature"), 4))
         for row in b["bandpass_per_frequency"]
