@@ -147,8 +147,6 @@ RESUME_KEEPS = ("preset", "config", *FIELDS)
 
 def check_resume_args(args: argparse.Namespace) -> None:
     given = [name for name in RESUME_KEEPS if getattr(args, name, None) is not None]
-    if getattr(args, "repeats", 1) != 1:
-        given.insert(0, "repeats")
     if given:
         flag = "--" + given[0].replace("_", "-")
         raise UserError(flag, f"cannot be combined with --resume: a resumed run keeps the config in "
@@ -157,9 +155,12 @@ def check_resume_args(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
+        from .rundir import RunDir  # no torch: quick
+
         check_resume_args(args)
         if args.repeats > 1:
             raise UserError("--repeats", "cannot be combined with --resume")
+        RunDir.open(args.resume).read_config()  # a missing or broken run directory fails fast
         config = None
     else:
         config = config_from_args(args)  # before the heavy imports: bad input fails fast
