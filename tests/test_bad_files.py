@@ -346,3 +346,14 @@ def test_out_of_memory_is_one_line_exit_1(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err.strip().splitlines() == [
         "freq-tui: error: out of memory (try a smaller hidden_size, batch_size or duration)"]
     assert json.loads((tmp_path / "run" / "status.json").read_text())["status"] == "failed"
+
+
+def test_any_refused_file_operation_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
+    """A safety net in cli.main for file errors no check named in advance."""
+    def refused(self):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "somewhere"))
+
+    monkeypatch.setattr("lstm_core.trainer.Trainer.fit", refused)
+    assert cli.main(["train", *TINY, "--run-dir", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"freq-tui: error: {tmp_path / 'somewhere'}: Permission denied"]
