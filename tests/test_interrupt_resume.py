@@ -57,7 +57,10 @@ def run_files(run_dir: Path):
     dict(model="stateful", epochs=5),
     # dropout (global RNG), shuffled windows (generator), a plateau-driven lr
     dict(model="sequence", sequence_length=5, num_layers=2, dropout=0.3, epochs=5, lr_patience=0, lr=0.05),
-], ids=["stateful", "sequence-dropout"])
+    dict(model="stateful", augment_snr_db=10.0, epochs=4),  # fresh input noise every epoch
+    dict(model="attention", sequence_length=5, epochs=4),
+    dict(model="multitask", epochs=4),
+], ids=["stateful", "sequence-dropout", "augmented", "attention", "multitask"])
 def test_resumed_run_ends_with_the_same_numbers(settings, tiny_config, tmp_path):
     config = tiny_config(**settings)
     reference = run_training(config, runs_root=tmp_path / "reference").run_dir.path
@@ -72,7 +75,7 @@ def test_resumed_run_ends_with_the_same_numbers(settings, tiny_config, tmp_path)
     assert len((path / "metrics.jsonl").read_text().splitlines()) == 2
 
     second = resume_training(path)
-    assert second.training.status == "finished" and second.training.epochs_run == 5
+    assert second.training.status == "finished" and second.training.epochs_run == config.epochs
     assert json.loads((path / "status.json").read_text())["status"] == "finished"
     assert run_files(path) == run_files(reference)
     # best.pt on disk is the same model as the reference's, weight for weight
