@@ -126,6 +126,9 @@ class RunConfig:
         "auto", group="output", help="auto, cpu, cuda, cuda:N or mps",
         pattern=r"auto|cpu|mps|cuda(:[0-9]+)?", pattern_help="auto, cpu, cuda, cuda:N or mps",
     )
+    cpu_threads: int = knob(
+        1, group="output", help="Torch threads when training on the CPU (0: torch's default)", min=0, max=1024
+    )
     run_dir: str = knob("", group="output", help="Run directory (empty: runs/<timestamp>-<model>[-<run_name>])")
     run_name: str = knob(
         "", group="output",

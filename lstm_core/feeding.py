@@ -100,8 +100,18 @@ def _one_step_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
     """The guide's L = 1 gradient: each step's loss backpropagates through
     that step only, from the (detached) state the stream had before it.
 
-    The states before each step of a chunk are found without gradient, then
-    all steps of the chunk are evaluated as one batch of single steps."""
+    One layer takes the fast path below; deeper models the step-by-step
+    gather (`_one_step_batches_stepwise`), which gives the same numbers."""
+    if model.lstm.num_layers == 1:
+        yield from _one_step_batches_fast(model, inputs, targets, chunk)
+    else:
+        yield from _one_step_batches_stepwise(model, inputs, targets, chunk)
+
+
+def _one_step_batches_stepwise(model, inputs, targets, chunk: int) -> Iterator[Batch]:
+    """The straightforward form: the states before each step of a chunk are
+    found without gradient, one model call per step, then all steps of the
+    chunk are evaluated as one batch of single steps."""
     n_streams, n_samples, n_features = inputs.shape
     state: Optional[State] = None  # the reset at t = 0 of every stream
     for start in range(0, n_samples, chunk):
@@ -122,6 +132,41 @@ def _one_step_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
         c0 = torch.stack(c_before, dim=1).transpose(1, 2).reshape(state[0].shape[0], -1, state[0].shape[2])
         out, _ = model(x.reshape(n_streams * steps, 1, n_features), (h0, c0))
         yield out.reshape(n_streams, steps, *out.shape[2:]), targets[:, start : start + chunk]
+
+
+def _one_step_batches_fast(model, inputs, targets, chunk: int) -> Iterator[Batch]:
+    """One-layer one-step gradients without a Python call per step.
+
+    The fused LSTM runs the chunk once without gradient and gives h before
+    every step. The gates of all steps are then one batched computation with
+    gradient (from the detached h before each step); the cell state before
+    each step follows from them by the recurrence c_t = f_t c_{t-1} + i_t g_t,
+    one cheap in-place multiply-add per step. The cell equations are
+    nn.LSTM's (gate order i, f, g, o)."""
+    lstm = model.lstm
+    n_streams, n_samples, _ = inputs.shape
+    hidden = lstm.hidden_size
+    h0 = inputs.new_zeros(n_streams, hidden)  # the reset at t = 0 of every stream
+    c0 = inputs.new_zeros(n_streams, hidden)
+    for start in range(0, n_samples, chunk):
+        x = inputs[:, start : start + chunk]
+        with torch.no_grad():
+            h_after, (h_last, c_last) = lstm(x, (h0[None], c0[None]))
+            h_before = torch.cat([h0[:, None], h_after[:, :-1]], dim=1)  # (streams, steps, H)
+        gates = (torch.nn.functional.linear(x, lstm.weight_ih_l0, lstm.bias_ih_l0)
+                 + torch.nn.functional.linear(h_before, lstm.weight_hh_l0, lstm.bias_hh_l0))
+        i, f, g, o = gates.chunk(4, dim=-1)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        ig = i * g
+        with torch.no_grad():
+            cells = [c0]
+            for f_t, ig_t in zip(f.detach().unbind(1), ig.detach().unbind(1)):
+                cells.append(torch.addcmul(ig_t, f_t, cells[-1]))
+            c_before = torch.stack(cells[:-1], dim=1)  # (streams, steps, H)
+        h = o * torch.tanh(f * c_before + ig)
+        out = model.head(h).squeeze(-1)
+        h0, c0 = h_last[0], c_last[0]
+        yield out, targets[:, start : start + chunk]
 
 
 def _window_batches(model, inputs, targets, length: int, batch_size: int, generator) -> Iterator[Batch]:

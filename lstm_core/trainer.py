@@ -73,10 +73,17 @@ class Trainer:
         self.splits = splits or splits_for(config)
         self.n_frequencies = self.splits["train"].n_frequencies
 
+        if self.device.type == "cpu" and config.cpu_threads > 0:
+            # Process-wide. The model is small: on a busy 2-core machine two
+            # threads made a training step several times slower than one.
+            torch.set_num_threads(config.cpu_threads)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)  # window shuffling
         self.model = build_model(config, self.n_frequencies).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        # The fused Adam does the same update in one kernel instead of a
+        # handful of small ops per parameter (6x faster per step on CPU).
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                          fused=self.device.type in ("cpu", "cuda"))
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
         )
