@@ -91,7 +91,11 @@ async def test_configure_train_evaluate_export(tmp_path):
 
         baselines = evaluate.query_one("#baselines", DataTable)
         assert baselines.row_count == 5  # model, zero, band-pass, S=0, S shuffled
-        assert text_of(evaluate, "#verdict") == results["verdict"]["text"]
+        assert text_of(evaluate, "#verdict").split("  (v:")[0] in results["verdict"]["text"]
+        await pilot.press("v")
+        assert text_of(app.screen, "#error-text") == results["verdict"]["text"]
+        await pilot.press("escape")
+        assert app.screen is evaluate
 
         # The run already wrote a report when it ended; remove it so the
         # files below can only come from the app's export.
@@ -332,3 +336,18 @@ def test_followed_run_preview_comes_from_last_checkpoint(tmp_path):
     assert preview is not None
     assert preview.output.shape == preview.target.shape == (4, preview.t.shape[0])
     assert checkpoint_preview(tmp_path / "no-such-run") is None
+
+
+async def test_unusable_run_dir_is_an_error_dialog_not_a_crash(tmp_path):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "something").write_text("x")
+    app = FreqApp({**TINY, "run_dir": str(taken)}, runs_root=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDialog)
+        assert "already exists and is not empty" in text_of(app.screen, "#error-text")
+        await pilot.press("escape")
+        assert isinstance(app.screen, ConfigureScreen)
+        assert not app.training_active

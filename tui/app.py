@@ -209,7 +209,8 @@ class FreqApp(App):
             s.add_log(f"run ended: {state}")
             self.stop_following(keep_session=True)
         if changed or final:
-            self.publish(final=final)
+            # Polls come once a second at most: no need to throttle the redraw.
+            self.publish(final=True)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

@@ -10,6 +10,7 @@ from textual.widgets import Button, Input, Label, Static
 
 class ErrorDialog(ModalScreen[None]):
     BINDINGS = [Binding("escape,enter", "dismiss", "Close")]
+    BOX_CLASSES = "dialog error-dialog"
 
     def __init__(self, title: str, text: str) -> None:
         super().__init__()
@@ -17,7 +18,7 @@ class ErrorDialog(ModalScreen[None]):
         self.text = text
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog error-dialog"):
+        with Vertical(classes=self.BOX_CLASSES):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.text, id="error-text")
             yield Button("Close", id="close", variant="error", compact=True)
@@ -30,6 +31,12 @@ class ErrorDialog(ModalScreen[None]):
 
     def action_dismiss(self) -> None:
         self.dismiss(None)
+
+
+class TextDialog(ErrorDialog):
+    """The same box for a long text that is not an error."""
+
+    BOX_CLASSES = "dialog"
 
 
 class ConfirmDialog(ModalScreen[bool]):

@@ -21,16 +21,23 @@ from textual.worker import Worker, WorkerState
 
 from ..evaluation import RunEvaluation, amplitude_spectrum, evaluate_run, export, fmt
 from ..widgets.charts import LineChart, Series
-from .dialogs import ErrorDialog
+from .dialogs import ErrorDialog, TextDialog
 
 WAVE_SECONDS = 2.0
+
+
+def short_verdict(text: str) -> str:
+    """The verdict's first sentence; `v` shows all of it."""
+    first, dot, rest = text.partition(". ")
+    return f"{first}{dot.strip()}  (v: full verdict)" if rest.strip() else text
 
 
 class EvaluateScreen(Screen):
     BINDINGS = [
         Binding("x", "export", "Export"),
-        Binding("r", "reload", "Re-eval"),
+        Binding("r", "reload", "Re-evaluate", show=False),  # in F1 help; the footer is full at 80 columns
         Binding("f", "next_frequency", "Next Hz"),
+        Binding("v", "verdict", "Verdict"),
         Binding("1", "frequency(0)", "f1", show=False),
         Binding("2", "frequency(1)", "f2", show=False),
         Binding("3", "frequency(2)", "f3", show=False),
@@ -126,10 +133,7 @@ class EvaluateScreen(Screen):
                              ("model, S shuffled", ablation.get("s_shuffled_mse"))):
             if value is not None:
                 baselines.add_row(label, fmt(value))
-        verdict = results.get("verdict") or {}
-        self.query_one("#verdict", Static).update(
-            verdict.get("text", "Baselines and ablation: not available in this build") if verdict else
-            "Baselines and ablation: not available in this build")
+        self.query_one("#verdict", Static).update(short_verdict(self.verdict_text()))
         self.draw_charts()
 
     def draw_charts(self) -> None:
@@ -160,6 +164,14 @@ class EvaluateScreen(Screen):
         if self.evaluation is not None and index < self.evaluation.targets.shape[0]:
             self.frequency_index = index
             self.draw_charts()
+
+    def verdict_text(self) -> str:
+        verdict = (self.evaluation.results.get("verdict") or {}) if self.evaluation else {}
+        return verdict.get("text", "")
+
+    def action_verdict(self) -> None:
+        if self.verdict_text():
+            self.app.push_screen(TextDialog("Verdict", self.verdict_text()))
 
     def action_next_frequency(self) -> None:
         if self.evaluation is not None:

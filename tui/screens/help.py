@@ -24,7 +24,7 @@ Train an LSTM to pull each pure sinusoid out of a noisy mixed signal.
 | s | Train | stop: finishes the batch, keeps checkpoints, marks the run cancelled |
 | 1-4, f | Train, Evaluate | pick the frequency the waveform chart shows |
 | e | Train | evaluate the run on screen |
-| x | Evaluate | export the report and PNG figures into the run directory |
+| x / v | Evaluate | export the report and PNG figures into the run directory / show the whole verdict |
 | r | Evaluate / Runs | re-evaluate / rescan the runs folder |
 | Enter or o / a | Runs | evaluate the run / attach to a run another process is writing |
 
