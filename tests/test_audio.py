@@ -15,6 +15,7 @@ from lstm_core.checkpoint import model_from_checkpoint
 from lstm_core.cli import main
 from lstm_core.errors import UserError
 from lstm_core.rundir import RunDir
+from lstm_core.runner import run_training
 from lstm_core.trainer import Trainer
 
 RATE = 8000
@@ -269,3 +270,47 @@ def test_cli_extract_bad_checkpoint_is_exit_2(tmp_path, capsys):
     (tmp_path / "x.pt").write_text("not a checkpoint")
     assert main(["extract", str(wav), "--checkpoint", str(tmp_path / "x.pt")]) == 2
     assert str(tmp_path / "x.pt") in capsys.readouterr().err
+
+
+# ---- the app: Evaluate screen, key a ---------------------------------------------------
+async def test_app_extracts_audio_from_the_evaluate_screen(tmp_path, monkeypatch):
+    from textual.widgets import Input
+
+    from lstm_core.config import build_config
+    from tui.app import FreqApp
+    from tui.screens.dialogs import ErrorDialog, PathDialog
+    from tui.screens.evaluate import EvaluateScreen
+
+    monkeypatch.chdir(tmp_path)
+    tiny = {"duration": 0.4, "fs": 100.0, "frequencies": [2.0, 5.0], "epochs": 1, "hidden_size": 8, "device": "cpu"}
+    outcome = run_training(build_config(tiny), runs_root="runs")
+    wav = write_pcm_with_wave(tmp_path / "song.wav", [tone(seconds=1.0, hz=2.0)], 16)
+    (tmp_path / "bad.wav").write_text("not audio")
+    app = FreqApp(tiny, runs_root="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_evaluation(str(outcome.run_dir.path))
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, EvaluateScreen) and screen.evaluation is not None
+
+        await pilot.press("a")
+        assert isinstance(app.screen, PathDialog)
+        app.screen.query_one("#path", Input).value = str(wav)
+        await pilot.press("enter")
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        out = outcome.run_dir.path / "song-components"
+        assert screen.extracted is not None and screen.extracted.out_dir == out
+        assert sorted(p.name for p in out.iterdir()) == ["components.csv", "components.npz", "components.png"]
+
+        await pilot.press("a")
+        app.screen.query_one("#path", Input).value = str(tmp_path / "bad.wav")
+        await pilot.press("enter")
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        assert isinstance(app.screen, ErrorDialog)
+        assert "bad.wav: not a WAV file" in app.screen.text

@@ -254,6 +254,10 @@ class FreqApp(App):
         self.switch_mode("evaluate")
         self.call_after_refresh(lambda: self._screen_action("export"))
 
+    def action_extract_audio(self) -> None:
+        self.switch_mode("evaluate")
+        self.call_after_refresh(lambda: self._screen_action("extract_audio"))
+
     def _screen_action(self, name: str) -> None:
         action = getattr(self.screen, f"action_{name}", None)
         if action is not None:
@@ -266,6 +270,8 @@ class FreqApp(App):
                             self.action_stop_training)
         yield SystemCommand("Export report", "Write the report and PNG figures into the run directory",
                             self.action_export)
+        yield SystemCommand("Extract audio", "Run the evaluated run's model on a WAV file (Evaluate, key a)",
+                            self.action_extract_audio)
         yield SystemCommand("Load config", "Fill the form from a TOML file", partial(self._configure_action, "load"))
         yield SystemCommand("Save config", "Save the form as a TOML file", partial(self._configure_action, "save"))
         for mode, text in (("configure", "Configure"), ("train", "Train"), ("evaluate", "Evaluate"), ("runs", "Runs")):

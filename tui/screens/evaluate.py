@@ -19,9 +19,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
+from lstm_core.audio import default_out_dir, extract_audio, resolve_checkpoint
+
 from ..evaluation import RunEvaluation, amplitude_spectrum, evaluate_run, export, fmt
 from ..widgets.charts import LineChart, Series
-from .dialogs import ErrorDialog, TextDialog
+from .dialogs import ErrorDialog, PathDialog, TextDialog
 
 WAVE_SECONDS = 2.0
 
@@ -38,6 +40,7 @@ class EvaluateScreen(Screen):
         Binding("r", "reload", "Re-evaluate", show=False),  # in F1 help; the footer is full at 80 columns
         Binding("f", "next_frequency", "Next Hz"),
         Binding("v", "verdict", "Verdict"),
+        Binding("a", "extract_audio", "Audio", show=False),  # in F1 help and the palette; the footer is full
         Binding("1", "frequency(0)", "f1", show=False),
         Binding("2", "frequency(1)", "f2", show=False),
         Binding("3", "frequency(2)", "f3", show=False),
@@ -50,6 +53,7 @@ class EvaluateScreen(Screen):
         self.loading: Optional[str] = None
         self.frequency_index = 0
         self.exported: list[Path] = []
+        self.extracted = None  # the last lstm_core.audio.Extraction
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -100,6 +104,13 @@ class EvaluateScreen(Screen):
                 self.loading = None
                 self.query_one("#eval-status", Static).update(f"Evaluation failed: {worker.error}")
                 self.app.push_screen(ErrorDialog("Evaluation failed", str(worker.error)))
+        elif worker.group == "extract":
+            if event.state == WorkerState.SUCCESS:
+                self.extracted = worker.result
+                self.notify(f"Components of {worker.result.source.name} written to {worker.result.out_dir} "
+                            "(npz, csv, png)", title="Audio", timeout=10)
+            elif event.state == WorkerState.ERROR:
+                self.app.push_screen(ErrorDialog("Audio extraction failed", str(worker.error)))
         elif worker.group == "export":
             if event.state == WorkerState.SUCCESS:
                 self.exported = list(worker.result)
@@ -185,3 +196,19 @@ class EvaluateScreen(Screen):
         self.notify(f"Exporting report to {self.evaluation.run_dir} ...")
         self.run_worker(partial(export, self.evaluation), name="export", group="export",
                         thread=True, exclusive=True, exit_on_error=False)
+
+    def action_extract_audio(self) -> None:
+        """`freq-tui extract` for this run: ask for a WAV file, run the run's
+        best.pt on it off the UI thread, write <stem>-components/ into the run."""
+        if self.evaluation is None:
+            self.notify("Open a run first", severity="warning")
+            return
+        run_dir = Path(self.evaluation.run_dir)
+
+        def chosen(path: Optional[str]) -> None:
+            if path:
+                self.notify(f"Extracting {path} ...")
+                self.run_worker(partial(extract_audio, path, resolve_checkpoint(run_dir), run_dir / default_out_dir(path)),
+                                name="extract", group="extract", thread=True, exclusive=True, exit_on_error=False)
+
+        self.app.push_screen(PathDialog("WAV file to run this model on (8-32 bit PCM or float)"), chosen)

@@ -15,7 +15,7 @@ Train an LSTM to pull each pure sinusoid out of a noisy mixed signal.
 | Key | Where | Does |
 |---|---|---|
 | F2 / F3 / F4 / F5 | anywhere | Configure / Train / Evaluate / Runs |
-| ctrl+p | anywhere | command palette (start, stop, export, load, save) |
+| ctrl+p | anywhere | command palette (start, stop, export, extract audio, load, save) |
 | ctrl+q | anywhere | quit (asks first while training runs) |
 | Tab, shift+Tab | Configure | move between fields |
 | ctrl+r | Configure | start training (disabled while a field is invalid) |
@@ -26,6 +26,7 @@ Train an LSTM to pull each pure sinusoid out of a noisy mixed signal.
 | e | Train | evaluate the run on screen |
 | x / v | Evaluate | export the report and PNG figures into the run directory / show the whole verdict |
 | r | Evaluate / Runs | re-evaluate / rescan the runs folder |
+| a | Evaluate | run the model on a WAV file: components (npz, csv, png) into the run directory |
 | Enter or o / a | Runs | evaluate the run / attach to a run another process is writing |
 
 Under the literal noise (phase uniform in 0..2pi per sample) the input carries no
