@@ -298,4 +298,8 @@ def run_app(config_path: Optional[str] = None, runs_root: str | Path = "runs") -
             return exc.exit_code
     app = FreqApp(settings, runs_root=runs_root)
     app.run()
+    if app.training_active:
+        # Quit while training: the worker finishes its batch, evaluates and
+        # writes the run's files before the process can end.
+        print(f"freq-tui: stopping the run in {app.session.run_dir} (checkpoints are kept)...", file=sys.stderr)
     return app.return_code or 0
