@@ -31,7 +31,9 @@ NOISE_PRESETS: dict[str, tuple[float, float]] = {
 }
 NOISE_CHOICES = (*NOISE_PRESETS, "custom")
 MODEL_CHOICES = ("stateful", "sequence")
-TRUNCATION_CHOICES = ("chunk", "step")
+TRUNCATION_CHOICES = ("chunk", "step", "full")
+AUGMENT_CHOICES = ("none", "shuffle_s")
+SCHEDULER_CHOICES = ("plateau", "cosine")
 
 # Form sections, in display order.
 GROUPS = {
@@ -88,8 +90,12 @@ class RunConfig:
     )
     truncation: str = knob(
         "chunk", group="model",
-        help="Stateful model: backprop through each chunk (chunk) or one step only (step)",
+        help="Stateful model: backprop through each chunk (chunk), one step only (step), "
+        "or the whole trained prefix from the reset (full)",
         choices=TRUNCATION_CHOICES,
+    )
+    learned_init_state: bool = knob(
+        False, group="model", help="Learn the state the reset sets (instead of zeros)"
     )
     # --- training -----------------------------------------------------------
     epochs: int = knob(50, group="training", help="Maximum epochs", min=1)
@@ -105,6 +111,33 @@ class RunConfig:
     lr_patience: int = knob(3, group="training", help="ReduceLROnPlateau patience, epochs", min=0)
     lr_factor: float = knob(0.5, group="training", help="ReduceLROnPlateau factor", gt=0.0, lt=1.0)
     seed: int = knob(0, group="training", help="Seed for initialisation and shuffling", min=0)
+    scheduler: str = knob(
+        "plateau", group="training",
+        help="Learning-rate schedule: plateau (ReduceLROnPlateau on val loss) or cosine (to 0 over the epochs)",
+        choices=SCHEDULER_CHOICES,
+    )
+    updates_per_epoch: int = knob(
+        10, group="training", help="truncation = full: updates (passes over the trained prefix) per epoch", min=1
+    )
+    # Regimes for the literal noise, where S is i.i.d. over time and a model
+    # can only learn the targets by timing from the reset.
+    augment: str = knob(
+        "none", group="training",
+        help="shuffle_s: a fresh time shuffle of the training S for every pass (only when S is i.i.d. over time)",
+        choices=AUGMENT_CHOICES,
+    )
+    stream_copies: int = knob(
+        1, group="training", help="Rows per frequency in a batch (copies differ by their shuffle of S)", min=1, max=256
+    )
+    curriculum_start: int = knob(
+        0, group="training", help="Curriculum: steps trained from the reset at first (0: the whole stream)", min=0
+    )
+    curriculum_growth: float = knob(
+        1.5, group="training", help="Curriculum: factor the trained prefix grows by", gt=1.0
+    )
+    curriculum_threshold: float = knob(
+        0.01, group="training", help="Curriculum: grow once an epoch's train loss is below this", gt=0.0
+    )
     # --- device and output -----------------------------------------------
     device: str = knob("auto", group="output", help="auto, cpu, cuda, cuda:N or mps")
     run_dir: str = knob("", group="output", help="Run directory (empty: runs/<timestamp>-<model>)")
@@ -237,6 +270,19 @@ def validate(config: RunConfig) -> None:
             raise ConfigError("sequence_length", f"must not exceed the {config.n_samples} samples of the signal")
     if config.num_layers == 1 and config.dropout > 0:
         raise ConfigError("dropout", "needs num_layers >= 2 (PyTorch applies it between layers)")
+    stateful_stream = config.model == "stateful" or config.carry_state
+    if config.truncation == "full" and config.model != "stateful":
+        raise ConfigError("truncation", "full applies to the stateful model only")
+    if config.augment == "shuffle_s" and high - low < TWO_PI - 1e-9:
+        raise ConfigError("augment", "shuffle_s needs a phase range of 2pi: only then is S i.i.d. over time "
+                          "and a shuffle another draw of the same noise")
+    if config.stream_copies > 1 and config.augment == "none":
+        raise ConfigError("stream_copies", "copies only differ with an augmentation (set augment)")
+    if config.curriculum_start > 0 and not stateful_stream:
+        raise ConfigError("curriculum_start", "needs a model that carries state along the stream "
+                          "(stateful, or sequence with carry_state)")
+    if config.curriculum_start > config.n_samples:
+        raise ConfigError("curriculum_start", f"must not exceed the {config.n_samples} samples of the signal")
     if len({config.train_seed, config.val_seed, config.test_seed}) != 3:
         raise ConfigError("val_seed", "train_seed, val_seed and test_seed must all differ")
 

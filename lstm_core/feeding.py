@@ -11,6 +11,7 @@ frequency boundary, because each batch row *is* one stream from start to end.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Iterator, Optional
 
 import torch
@@ -35,10 +36,17 @@ def chunk_length(config: RunConfig) -> int:
 
 
 def batches_per_epoch(config: RunConfig, n_streams: int, n_samples: int) -> int:
+    """Updates in one epoch; `n_samples` is the trained prefix under a curriculum."""
     if _uses_windows(config):
-        n_windows = n_streams * (n_samples // config.sequence_length)
+        n_windows = n_streams * config.stream_copies * (n_samples // config.sequence_length)
         return math.ceil(n_windows / config.batch_size)
+    if _full_bptt(config):
+        return config.updates_per_epoch
     return math.ceil(n_samples / chunk_length(config))
+
+
+def _full_bptt(config: RunConfig) -> bool:
+    return config.model == "stateful" and config.truncation == "full"
 
 
 def train_batches(
@@ -47,15 +55,82 @@ def train_batches(
     inputs: torch.Tensor,
     targets: torch.Tensor,
     generator: torch.Generator,
+    length: Optional[int] = None,
 ) -> Iterator[Batch]:
     """Yield (outputs, targets) for each update of one epoch; the caller does
-    the backward pass and the optimizer step between yields."""
+    the backward pass and the optimizer step between yields.
+
+    `length` (a curriculum) limits training to the first `length` steps of
+    every stream, from the reset. The augmentation (`augmented`) is drawn
+    afresh for every pass over the streams: once per epoch, or once per
+    update with full BPTT."""
+    length = inputs.shape[1] if length is None else length
+    if _full_bptt(config):
+        for _ in range(config.updates_per_epoch):
+            x, y = augmented(config, inputs, targets, generator)
+            yield from _chunk_batches(model, x[:, :length], y[:, :length], length)
+        return
+    x, y = augmented(config, inputs, targets, generator)
+    x, y = x[:, :length], y[:, :length]
     if _uses_windows(config):
-        yield from _window_batches(model, inputs, targets, config.sequence_length, config.batch_size, generator)
+        yield from _window_batches(model, x, y, config.sequence_length, config.batch_size, generator)
     elif config.model == "stateful" and config.truncation == "step":
-        yield from _one_step_batches(model, inputs, targets, config.batch_size)
+        yield from _one_step_batches(model, x, y, config.batch_size)
     else:
-        yield from _chunk_batches(model, inputs, targets, chunk_length(config))
+        yield from _chunk_batches(model, x, y, chunk_length(config))
+
+
+def augmented(config: RunConfig, inputs: torch.Tensor, targets: torch.Tensor,
+              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training streams a pass sees: `stream_copies` rows per frequency,
+    and with augment = shuffle_s each row's S replaced by its own random time
+    shuffle of the training S. Under the literal noise S is i.i.d. over time,
+    so a shuffle is another draw of the same noise built from the seed-1
+    data alone; the targets stay in time order. Without augmentation the
+    streams are returned as they are."""
+    if config.augment == "none":
+        return inputs, targets
+    x = inputs.repeat(config.stream_copies, 1, 1)
+    y = targets.repeat(config.stream_copies, 1)
+    x[..., 0] = shuffle_in_time(x[..., 0], generator)
+    return x, y
+
+
+def shuffle_in_time(signal: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """An independent random permutation of each row of (rows, N): every row
+    keeps its multiset of values."""
+    keys = torch.rand(signal.shape, generator=generator)
+    order = torch.argsort(keys, dim=1).to(signal.device)
+    return torch.gather(signal, 1, order)
+
+
+@dataclass
+class Curriculum:
+    """The prefix of every stream (steps from the reset) that training sees.
+    It starts at `length` and grows by `growth` each time an epoch's train
+    loss falls below `threshold`, until it covers the whole stream. Training
+    on a short prefix first lets the model learn the start of each waveform
+    before it must carry it over thousands of steps."""
+    length: int
+    total: int
+    growth: float
+    threshold: float
+
+    @classmethod
+    def for_config(cls, config: RunConfig, total: int) -> "Curriculum":
+        start = config.curriculum_start if config.curriculum_start > 0 else total
+        return cls(min(start, total), total, config.curriculum_growth, config.curriculum_threshold)
+
+    @property
+    def complete(self) -> bool:
+        return self.length >= self.total
+
+    def update(self, train_loss: float) -> bool:
+        """After an epoch: grow if the loss is low enough. True if it grew."""
+        if self.complete or not train_loss < self.threshold:
+            return False
+        self.length = min(self.total, max(self.length + 1, math.ceil(self.length * self.growth)))
+        return True
 
 
 def _chunk_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
@@ -82,9 +157,7 @@ def _one_step_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
         with torch.no_grad():
             for t in range(steps):
                 if state is None:
-                    layers = model.lstm.num_layers
-                    zeros = x.new_zeros(layers, n_streams, model.lstm.hidden_size)
-                    state = (zeros, zeros)
+                    state = model.initial_state(n_streams, x)
                 h_before.append(state[0])
                 c_before.append(state[1])
                 _, state = model(x[:, t : t + 1], state)
