@@ -21,7 +21,7 @@ FORMAT = "freq-lstm-checkpoint"
 
 
 def library_versions() -> dict[str, str]:
-    return {"freq_lstm": __version__, "torch": torch.__version__, "numpy": np.__version__}
+    return {"freq_lstm": str(__version__), "torch": str(torch.__version__), "numpy": str(np.__version__)}
 
 
 def save_checkpoint(

@@ -1,0 +1,78 @@
+import math
+import threading
+
+import numpy as np
+import torch
+
+from lstm_core.events import BatchProgress, EpochEnd, RunEnded, RunStarted
+from lstm_core.rundir import RunDir
+from lstm_core.trainer import StopFlag, Trainer
+
+
+def test_a_tiny_run_lowers_the_loss(tiny_config):
+    config = tiny_config(epochs=8, lr=0.01, hidden_size=16)
+    history = Trainer(config).fit().history
+    assert history[-1]["train_loss"] < 0.7 * history[0]["train_loss"]
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+
+
+def test_same_seed_same_run_on_cpu(tiny_config):
+    config = tiny_config(epochs=2)
+    a, b = Trainer(config).fit().history, Trainer(config).fit().history
+    assert [r["val_loss"] for r in a] == [r["val_loss"] for r in b]
+    other = Trainer(tiny_config(epochs=2, seed=7)).fit().history
+    assert other[0]["val_loss"] != a[0]["val_loss"]
+
+
+def test_events_describe_the_run(tiny_config):
+    events = []
+    Trainer(tiny_config(epochs=2, batch_size=4), on_event=events.append).fit()
+    assert isinstance(events[0], RunStarted) and events[0].total_epochs == 2
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert [e.epoch for e in epochs] == [1, 2]
+    assert epochs[0].preview_output.shape == epochs[0].preview_target.shape == (2, 40)
+    assert all(isinstance(e.preview_output, np.ndarray) for e in epochs)
+    assert any(isinstance(e, BatchProgress) for e in events)
+    assert isinstance(events[-1], RunEnded) and events[-1].status == "finished"
+
+
+def test_stop_takes_effect_within_one_batch(tiny_config):
+    stop = StopFlag()
+    batches = []
+
+    def on_event(event):
+        if isinstance(event, BatchProgress):
+            batches.append(event.batch)
+
+    trainer = Trainer(tiny_config(epochs=50, batch_size=2), on_event=on_event, stop=stop)
+    original = trainer.optimizer.step
+    calls = {"n": 0}
+
+    def counting_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            stop.request()
+        return original(*args, **kwargs)
+
+    trainer.optimizer.step = counting_step
+    result = trainer.fit()
+    assert result.status == "cancelled"
+    assert calls["n"] == 30  # no update after the one that saw the request
+
+
+def test_early_stopping_and_checkpoints(tiny_config, tmp_path):
+    config = tiny_config(epochs=30, patience=1, lr=1e-6)
+    run_dir = RunDir(tmp_path)
+    result = Trainer(config, run_dir).fit()
+    assert result.status == "early_stopped" and result.epochs_run < 30
+    assert (tmp_path / "best.pt").exists() and (tmp_path / "last.pt").exists()
+    assert len(run_dir.read_metrics()) == result.epochs_run
+    payload = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert payload["epoch"] == result.epochs_run and payload["versions"]["torch"] == torch.__version__
+
+
+def test_nan_loss_stops_the_run(tiny_config):
+    trainer = Trainer(tiny_config(epochs=5))
+    trainer.train_y[0, 3] = math.nan
+    result = trainer.fit()
+    assert result.status == "diverged" and "epoch 1" in result.message
