@@ -94,6 +94,11 @@ class RunConfig:
         "or the whole trained prefix from the reset (full)",
         choices=TRUNCATION_CHOICES,
     )
+    chrono_init: int = knob(
+        0, group="model",
+        help="Chrono initialisation of the gate biases for time scales up to this many steps (0: PyTorch default)",
+        min=0,
+    )
     learned_init_state: bool = knob(
         False, group="model", help="Learn the state the reset sets (instead of zeros)"
     )

@@ -20,7 +20,7 @@ class FrequencyLSTM(nn.Module):
     """Input [S[t], one-hot C] per step, output the selected pure sinusoid."""
 
     def __init__(self, n_frequencies: int, hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0,
-                 learned_init_state: bool = False):
+                 learned_init_state: bool = False, chrono_init: int = 0):
         super().__init__()
         self.n_frequencies = n_frequencies
         self.lstm = nn.LSTM(
@@ -31,6 +31,8 @@ class FrequencyLSTM(nn.Module):
             batch_first=True,
         )
         self.head = nn.Linear(hidden_size, 1)
+        if chrono_init > 1:
+            chrono_initialise(self.lstm, chrono_init)
         # The state the reset sets: zeros, or learned (shared by all streams;
         # the one-hot C input tells the streams apart from the first step).
         self.h0 = self.c0 = None
@@ -54,9 +56,25 @@ class FrequencyLSTM(nn.Module):
         return self.head(out).squeeze(-1), state
 
 
+def chrono_initialise(lstm: nn.LSTM, max_steps: int) -> None:
+    """Chrono initialisation (Tallec & Ollivier 2018): forget-gate biases
+    log(U(1, max_steps - 1)) and input-gate biases their negative, so the
+    cells start out remembering over time scales up to `max_steps` steps
+    instead of a few. PyTorch orders the gate biases i, f, g, o."""
+    hidden = lstm.hidden_size
+    with torch.no_grad():
+        for layer in range(lstm.num_layers):
+            b_ih, b_hh = getattr(lstm, f"bias_ih_l{layer}"), getattr(lstm, f"bias_hh_l{layer}")
+            forget = torch.log(torch.empty(hidden).uniform_(1.0, max(max_steps - 1, 1.0 + 1e-6)))
+            b_ih[hidden : 2 * hidden] = forget
+            b_hh[hidden : 2 * hidden] = 0.0
+            b_ih[:hidden] = -forget
+            b_hh[:hidden] = 0.0
+
+
 def build_model(config: RunConfig, n_frequencies: int) -> nn.Module:
     return FrequencyLSTM(n_frequencies, config.hidden_size, config.num_layers, config.dropout,
-                         learned_init_state=config.learned_init_state)
+                         learned_init_state=config.learned_init_state, chrono_init=config.chrono_init)
 
 
 def architecture(config: RunConfig, n_frequencies: int) -> dict:
