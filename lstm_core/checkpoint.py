@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any, Optional
@@ -55,7 +56,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise UserError(str(path), "checkpoint file not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError,
+            struct.error) as exc:
         first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else exc.__class__.__name__
         raise UserError(str(path), f"not a readable checkpoint ({first})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

@@ -8,6 +8,7 @@ import sys
 from typing import Any, Callable, Optional, Sequence
 
 from .config import FIELDS, build_config, field_type, list_presets, load_preset, load_toml
+from . import eval_commands
 from .errors import UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -18,14 +19,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, only_groups: Optional[Sequence[str]] = None) -> None:
     """One flag per config field, generated from the field metadata. Every
-    default is None so that only flags the user gave override the file."""
-    parser.add_argument("--preset", metavar="NAME", help=f"named configuration ({', '.join(list_presets())})")
-    parser.add_argument("--config", metavar="FILE", help="TOML file with the same field names as these flags")
+    default is None so that only flags the user gave override the file.
+    `only_groups` limits the flags to some groups (and drops --preset/--config)."""
+    if only_groups is None:
+        parser.add_argument("--preset", metavar="NAME", help=f"named configuration ({', '.join(list_presets())})")
+        parser.add_argument("--config", metavar="FILE", help="TOML file with the same field names as these flags")
     groups = {}
     for name, spec in FIELDS.items():
         group_name = spec.metadata["group"]
+        if only_groups is not None and group_name not in only_groups:
+            continue
         if group_name not in groups:
             groups[group_name] = parser.add_argument_group(group_name)
         flag = "--" + name.replace("_", "-")
@@ -53,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model headless and evaluate it")
     add_config_flags(train)
     train.add_argument("--runs-root", default="runs", help="where default run directories go (default: runs)")
+    train.add_argument("--repeats", type=_positive_int, default=1, metavar="N",
+                       help="train N seeds (seed, seed+1, ...) and report mean ± std of each metric")
     train.set_defaults(handler=cmd_train)
     sweep = sub.add_parser("sweep", help="train both models over phase-noise ranges 0..2pi; table and PNG")
     sweep.add_argument("--out", default="sweep", help="folder for sweep.csv, sweep.md and sweep.png (default: sweep)")
@@ -65,10 +72,32 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--epochs", default=None, metavar="N", help="override the presets' epochs (quicker sweeps)")
     sweep.add_argument("--seed", default=None, metavar="N", help="override the training seed")
     sweep.set_defaults(handler=cmd_sweep)
+
+    report = sub.add_parser("report", help="evaluate a run's best.pt again and regenerate its report")
+    report.add_argument("run_dir", metavar="RUN_DIR")
+    report.set_defaults(handler=eval_commands.cmd_report)
+    evaluate = sub.add_parser("evaluate", help="evaluate a saved model on data of your choosing")
+    evaluate.add_argument("checkpoint", metavar="CHECKPOINT", help="a best.pt or last.pt")
+    add_config_flags(evaluate, only_groups=("data",))
+    evaluate.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    evaluate.add_argument("--out", metavar="DIR", default=None,
+                          help="new output directory (default: RUNS_ROOT/<timestamp>-evaluate)")
+    evaluate.add_argument("--runs-root", default="runs", help="where the default output directory goes")
+    evaluate.set_defaults(handler=eval_commands.cmd_evaluate)
     app = sub.add_parser("app", help="open the terminal app (the default with no command)")
     app.add_argument("--config", metavar="FILE", help="TOML config to start the form with")
     app.set_defaults(handler=cmd_app)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
+    return value
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -96,11 +125,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     stop = StopFlag()
     install_stop_signals(stop.request)
+    if getattr(args, "repeats", 1) > 1:
+        return eval_commands.train_repeats(config, args.repeats, args.runs_root, stop)
     with TrainingView() as view:
         outcome = run_training(config, runs_root=args.runs_root, on_event=view.handle, stop=stop)
     view.console.print(f"Run directory: [bold]{outcome.run_dir.path}[/]")
     if outcome.results is not None:
         print_results(view.console, outcome.results)
+        eval_commands.print_report_paths(view.console, outcome)
     status = outcome.training.status
     if status in ("interrupted", "cancelled"):
         view.console.print(f"[yellow]Stopped:[/] {outcome.training.message}")

@@ -67,3 +67,22 @@ def print_results(console: Console, results: dict[str, Any]) -> None:
     for i, row in enumerate(results["per_frequency"], 1):
         table.add_row(str(i), f"{row['hz']:g}", _fmt(row["train_mse"]), _fmt(row["test_mse"]), _fmt(row["correlation"], 4))
     console.print(table)
+    print_baselines(console, results)
+
+
+def print_baselines(console: Console, results: dict[str, Any]) -> None:
+    """What the model used: baselines, input ablation and the verdict."""
+    baselines, ablation, verdict = results.get("baselines"), results.get("ablation"), results.get("verdict")
+    if not (baselines and ablation and verdict):
+        return
+    table = Table(title="Baselines and input ablation (test MSE)")
+    table.add_column("Predictor")
+    table.add_column("Test MSE", justify="right")
+    table.add_row("LSTM", _fmt(results["test_mse"]))
+    table.add_row("zero predictor (mean squared target)", _fmt(baselines["zero_mse"]))
+    table.add_row("band-pass reference (non-causal, fitted on train)", _fmt(baselines["bandpass_mse"]))
+    table.add_row("LSTM, S replaced by zeros", _fmt(ablation["s_zero_mse"]))
+    table.add_row("LSTM, S shuffled in time", _fmt(ablation["s_shuffled_mse"]))
+    console.print(table)
+    colour = {"uses_signal": "green", "ignores_signal": "yellow", "learned_nothing": "red"}.get(verdict["code"], "white")
+    console.print(f"[bold {colour}]Verdict ({verdict['code']}):[/] {verdict['text']}", highlight=False)

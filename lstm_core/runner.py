@@ -3,15 +3,16 @@ results. Used by the headless command and by the app's worker alike."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from .checkpoint import library_versions
 from .config import RunConfig
 from .device import describe
-from .evaluate import evaluate
+from .evaluate import full_evaluation, to_json
 from .events import EventCallback
+from .report import export_report
 from .rundir import RunDir
 from .trainer import StopFlag, Trainer, TrainResult
 
@@ -21,6 +22,8 @@ class RunOutcome:
     run_dir: RunDir
     training: TrainResult
     results: Optional[dict[str, Any]]  # None when no epoch finished
+    report_paths: list[Path] = field(default_factory=list)  # report.md, report.html, the figures
+    report_error: Optional[str] = None  # why the report could not be written
 
 
 REGIME_FIELDS = ("truncation", "batch_size", "carry_state", "sequence_length", "augment", "stream_copies",
@@ -47,7 +50,7 @@ def results_record(config: RunConfig, trainer: Trainer, training: TrainResult, m
         "train_time_s": training.train_time_s,
         "device": describe(trainer.device),
         "versions": library_versions(),
-        **{k: v for k, v in metrics.items() if k != "predictions"},
+        **to_json(metrics),
     }
 
 
@@ -68,10 +71,15 @@ def run_training(
     except BaseException as exc:
         run_dir.write_status("failed", message=f"{exc.__class__.__name__}: {exc}")
         raise
-    results = None
+    results, report_paths, report_error = None, [], None
     if training.epochs_run > 0:
-        metrics = evaluate(trainer.model, config, trainer.splits, trainer.device)
+        metrics = full_evaluation(trainer.model, config, trainer.splits, trainer.device)
         results = results_record(config, trainer, training, metrics)
         run_dir.write_results(results)
-    run_dir.write_status(training.status, message=training.message, test_mse=(results or {}).get("test_mse"))
-    return RunOutcome(run_dir, training, results)
+        try:
+            report_paths = export_report(run_dir, {**results, "predictions": metrics["predictions"]})
+        except Exception as exc:  # the run and its results stand even if drawing fails
+            report_error = f"report not written: {exc.__class__.__name__}: {exc}"
+    run_dir.write_status(training.status, message=training.message, test_mse=(results or {}).get("test_mse"),
+                         verdict=(results or {}).get("verdict", {}).get("code"), report_error=report_error)
+    return RunOutcome(run_dir, training, results, report_paths, report_error)

@@ -1,0 +1,186 @@
+"""The evaluation subcommands: `freq-tui report RUN_DIR`, `freq-tui evaluate
+CHECKPOINT` and `freq-tui train --repeats N`. Argument parsing lives in
+cli.py; heavy imports (torch, matplotlib) happen inside the commands so that
+`freq-tui --help` stays quick."""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def print_report_paths(console, outcome) -> None:
+    if outcome.report_paths:
+        console.print(f"Report: [bold]{outcome.report_paths[1]}[/] (and report.md, the five figures)")
+    elif outcome.report_error:
+        console.print(f"[yellow]{outcome.report_error}[/]")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Evaluate the run's best.pt again and rewrite results.json and the
+    report. Everything is computed before the first file is written."""
+    from rich.console import Console
+
+    from .console_view import print_results
+    from .evaluate import to_json
+    from .report import evaluate_run, export_report
+    from .rundir import RunDir
+
+    run_dir = RunDir.open(args.run_dir)
+    results = evaluate_run(run_dir)
+    merged = {**(run_dir.read_results() or {}), **to_json(results)}
+    paths = export_report(run_dir, {**merged, "predictions": results["predictions"]})
+    run_dir.write_results(merged)
+    console = Console()
+    print_results(console, merged)
+    console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the five figures, results.json)")
+    return EXIT_OK
+
+
+def _data_config(trained, args: argparse.Namespace):
+    """The checkpoint's config with the data flags the user gave applied."""
+    from .config import build_config
+    from .report import DATA_FIELDS
+
+    base = trained.to_dict()
+    base["run_dir"] = ""
+    flags = {name: getattr(args, name) for name in DATA_FIELDS if getattr(args, name, None) is not None}
+    if base["noise"] != "custom" or "noise" in flags:
+        # the preset's phase range follows the (possibly new) noise setting
+        base.pop("phase_low")
+        base.pop("phase_high")
+    return build_config(base, flags)
+
+
+def _new_output_dir(path: Path) -> None:
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UserError(str(path), "output directory already exists and is not empty (choose a new --out)")
+
+
+def _default_output_dir(runs_root: str | Path) -> Path:
+    root = Path(runs_root)
+    stem = time.strftime("%Y%m%d-%H%M%S") + "-evaluate"
+    for n in range(1, 10_000):
+        path = root / (stem if n == 1 else f"{stem}-{n}")
+        if not path.exists():
+            return path
+    raise UserError(str(root), "too many evaluations with the same timestamp")
+
+
+def _training_facts(checkpoint: Path, payload: dict[str, Any]) -> dict[str, Any]:
+    """What is known about how the model was trained: from its run
+    directory's results.json if it sits in one, else from the checkpoint."""
+    from .rundir import RunDir
+
+    saved = RunDir(checkpoint.parent).read_results() or {}
+    state = payload.get("training_state") or {}
+    facts = {
+        "status": "evaluated",
+        "stop_reason": f"evaluation of {checkpoint} (saved after epoch {payload.get('epoch')})",
+        "epochs_run": saved.get("epochs_run", payload.get("epoch")),
+        "best_epoch": saved.get("best_epoch", state.get("best_epoch")),
+        "best_val_loss": saved.get("best_val_loss", state.get("best_val_loss")),
+        "train_time_s": saved.get("train_time_s"),
+    }
+    if "device" in saved:
+        facts["device"] = saved["device"]
+    return facts
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a checkpoint on the data the flags describe and write a new
+    output directory (never an existing, non-empty one): config.toml, a copy
+    of the checkpoint as best.pt, metrics.jsonl, results.json, the report."""
+    import json
+
+    from rich.console import Console
+
+    from .checkpoint import config_of, library_versions, load_checkpoint
+    from .console_view import print_results
+    from .device import resolve_device
+    from .evaluate import to_json
+    from .files import atomic_write_bytes, atomic_write_text
+    from .report import evaluate_checkpoint, export_report
+    from .rundir import RunDir
+
+    checkpoint = Path(args.checkpoint)
+    payload = load_checkpoint(checkpoint)
+    trained = config_of(payload, checkpoint)
+    data_config = _data_config(trained, args)
+    device = resolve_device(args.device) if args.device else resolve_device("auto")
+    out = Path(args.out) if args.out else _default_output_dir(args.runs_root)
+    _new_output_dir(out)
+
+    results, config = evaluate_checkpoint(checkpoint, data_config, device)  # nothing written yet
+    _new_output_dir(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(str(out), f"cannot create output directory ({exc.strerror})") from None
+    run_dir = RunDir(out)
+    run_dir.write_config(config)
+    atomic_write_bytes(run_dir.best_checkpoint, checkpoint.read_bytes())
+    history = RunDir(checkpoint.parent).read_metrics() or (payload.get("training_state") or {}).get("history", [])
+    atomic_write_text(run_dir.file("metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in history))
+    record = {**_training_facts(checkpoint, payload), "source_checkpoint": str(checkpoint),
+              "versions": library_versions(), **to_json(results)}
+    paths = export_report(run_dir, {**record, "predictions": results["predictions"]},
+                          title=f"freq-lstm evaluation of {checkpoint}")
+    run_dir.write_results(record)
+    run_dir.write_status("evaluated", message=record["stop_reason"], test_mse=record["test_mse"],
+                         verdict=record["verdict"]["code"])
+    console = Console()
+    console.print(f"Evaluated [bold]{checkpoint}[/] on noise {config.noise} "
+                  f"(phase {config.phase_range[0]:g}..{config.phase_range[1]:g} rad, amplitude "
+                  f"{config.amplitude_low:g}..{config.amplitude_high:g}, test seed {config.test_seed})")
+    print_results(console, record)
+    console.print(f"Output directory: [bold]{out}[/]  report: {paths[1]}")
+    return EXIT_OK
+
+
+def train_repeats(config, repeats: int, runs_root: str, stop) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .console_view import TrainingView
+    from .repeats import SUMMARY_MD, run_repeats
+    from .runner import run_training
+
+    console = Console()
+
+    def run_one(seed_config):
+        console.rule(f"seed {seed_config.seed}")
+        with TrainingView(console) as view:
+            outcome = run_training(seed_config, runs_root=runs_root, on_event=view.handle, stop=stop)
+        if outcome.results:
+            r = outcome.results
+            console.print(f"seed {seed_config.seed}: test MSE {r['test_mse']:.6f}, verdict {r['verdict']['code']}"
+                          f"  ({outcome.run_dir.path})")
+        return outcome
+
+    parent, summary, outcomes = run_repeats(config, repeats, runs_root, run_one, stop.is_set)
+    console.print(f"Parent directory: [bold]{parent}[/]")
+    if summary:
+        table = Table(title=f"Mean ± std over {len(summary['seeds'])} seeds ({', '.join(map(str, summary['seeds']))})")
+        table.add_column("Metric")
+        table.add_column("Mean", justify="right")
+        table.add_column("Std", justify="right")
+        for label, stats in summary["metrics"].items():
+            table.add_row(label, f"{stats['mean']:.6f}", f"{stats['std']:.6f}")
+        for row in summary["per_frequency"]:
+            table.add_row(f"{row['hz']:g} Hz test MSE", f"{row['test_mse']['mean']:.6f}", f"{row['test_mse']['std']:.6f}")
+            table.add_row(f"{row['hz']:g} Hz correlation", f"{row['correlation']['mean']:.4f}",
+                          f"{row['correlation']['std']:.4f}")
+        console.print(table)
+        console.print("Verdicts: " + ", ".join(f"{code} × {n}" for code, n in summary["verdicts"].items()))
+        console.print(f"Summary: {parent / SUMMARY_MD}")
+    statuses = [o.training.status for o in outcomes]
+    if stop.is_set() or any(s in ("interrupted", "cancelled") for s in statuses):
+        console.print(f"[yellow]Stopped after {len(outcomes)} of {repeats} runs[/]")
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if "diverged" in statuses else EXIT_OK

@@ -1,0 +1,77 @@
+"""A plain-language verdict on what the model learned, computed only from
+measured numbers (never from the configuration or from expectations).
+
+Everything is measured in units of the zero predictor's MSE (the target
+power), so the same thresholds hold for any amplitude or frequency set:
+
+- skill = 1 - test_mse / zero_mse: the share of the target power the model
+  explains. Below LEARNED_NOTHING_SKILL (10%) the model is, for practical
+  purposes, the zero predictor: "learned_nothing".
+- shuffle_cost = (s_shuffled_mse - test_mse) / zero_mse: what the model loses
+  when S is shuffled in time. Shuffling keeps every value of S (the model
+  stays on inputs like those it was trained on) but destroys any timing
+  information in it, so it is the decisive test. If it costs at least
+  USES_SIGNAL_COST (10% of the target power) the model "uses_signal";
+  otherwise it "ignores_signal" and gets its skill from timing the waveform
+  from the state reset at t = 0 (train and test share their targets).
+- S replaced by zeros is reported too, but only as context: zeros are unlike
+  any training input, so they can hurt a model that takes no information
+  from S.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+LEARNED_NOTHING_SKILL = 0.10
+USES_SIGNAL_COST = 0.10
+INFORMATIVE_REFERENCE_SKILL = 0.50  # band-pass reference explains half the target power
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def verdict(test_mse: float, zero_mse: float, s_zero_mse: float, s_shuffled_mse: float,
+            bandpass_mse: Optional[float] = None) -> dict[str, Any]:
+    if not (zero_mse > 0 and all(map(math.isfinite, (test_mse, s_zero_mse, s_shuffled_mse)))):
+        return {"code": "learned_nothing",
+                "text": "No verdict could be measured (non-finite MSE or all-zero targets); treat the model as "
+                        "having learned nothing.",
+                "skill": float("nan"), "shuffle_cost": float("nan"), "zero_cost": float("nan")}
+    skill = 1.0 - test_mse / zero_mse
+    shuffle_cost = (s_shuffled_mse - test_mse) / zero_mse
+    zero_cost = (s_zero_mse - test_mse) / zero_mse
+
+    if skill < LEARNED_NOTHING_SKILL:
+        code = "learned_nothing"
+        if test_mse > zero_mse:
+            text = (f"The model learned nothing useful: its test MSE {test_mse:.4f} is no better than "
+                    f"predicting zero everywhere ({zero_mse:.4f}).")
+        else:
+            text = (f"The model learned nothing useful: its test MSE {test_mse:.4f} is close to the zero "
+                    f"predictor's {zero_mse:.4f} (it explains only {_pct(skill)} of the target power).")
+    elif shuffle_cost >= USES_SIGNAL_COST:
+        code = "uses_signal"
+        text = (f"The model uses the signal: shuffling S in time raises its test MSE from {test_mse:.4f} to "
+                f"{s_shuffled_mse:.4f} (+{_pct(shuffle_cost)} of the target power), and S replaced by zeros "
+                f"gives {s_zero_mse:.4f}.")
+    else:
+        code = "ignores_signal"
+        text = (f"The model ignores S: shuffling S in time changes its test MSE only from {test_mse:.4f} to "
+                f"{s_shuffled_mse:.4f} ({shuffle_cost:+.1%} of the target power; S zeroed gives "
+                f"{s_zero_mse:.4f}). Its skill ({_pct(skill)} of the target power) comes from timing each "
+                f"waveform from the state reset at t = 0, which works only because train and test share the "
+                f"same target sines.")
+        if zero_cost >= USES_SIGNAL_COST:
+            text += " Zeroing S does hurt it, so it depends on the level of S, not on what S says about time."
+
+    if bandpass_mse is not None and math.isfinite(bandpass_mse):
+        reference_skill = 1.0 - bandpass_mse / zero_mse
+        if reference_skill >= INFORMATIVE_REFERENCE_SKILL:
+            text += (f" S does hold the targets under this noise: the band-pass reference reaches MSE "
+                     f"{bandpass_mse:.4f}.")
+        else:
+            text += (f" S holds little or no usable information under this noise: the band-pass reference "
+                     f"reaches only {bandpass_mse:.4f} against {zero_mse:.4f} for predicting zero.")
+    return {"code": code, "text": text, "skill": skill, "shuffle_cost": shuffle_cost, "zero_cost": zero_cost}
