@@ -138,3 +138,12 @@ def test_sweep_writes_table_and_png(tmp_path):
     assert len(csv_text.strip().splitlines()) == 5
     assert "band-pass reference" in (tmp_path / "sweep.md").read_text()
     assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_shipped_presets_are_valid_configs():
+    from lstm_core.config import list_presets, load_preset
+
+    names = list_presets()
+    assert {"informative-stateful", "informative-sequence", "literal-stateful"} <= set(names)
+    for name in names:
+        build_config(load_preset(name))
