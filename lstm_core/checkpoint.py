@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import struct
-import zipfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -33,12 +31,16 @@ def save_checkpoint(
     n_frequencies: int,
     epoch: int,
     training_state: Optional[dict[str, Any]] = None,
+    model_state: Optional[dict[str, torch.Tensor]] = None,
 ) -> None:
+    """`model_state` (default: the model's own) lets best weights kept aside
+    be written without loading them into the model."""
+    weights = model.state_dict() if model_state is None else model_state
     payload = {
         "format": FORMAT,
         "config": config.to_dict(),
         "architecture": architecture(config, n_frequencies),
-        "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "model_state": {k: v.detach().cpu() for k, v in weights.items()},
         "epoch": epoch,
         "versions": library_versions(),
         "training_state": training_state or {},
@@ -46,6 +48,10 @@ def save_checkpoint(
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+# What load_checkpoint insists on before anything else reads a payload.
+PAYLOAD_TYPES = {"config": dict, "architecture": dict, "model_state": dict, "epoch": int, "training_state": dict}
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -56,13 +62,41 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise UserError(str(path), "checkpoint file not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError,
-            struct.error) as exc:
-        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else exc.__class__.__name__
+    except pickle.UnpicklingError:
+        # weights_only=True refuses any object that is not a tensor or plain
+        # data, so a file that would run code when unpickled stops here.
+        raise UserError(str(path), "holds objects other than tensors and plain data; refused (never unpickled)") from None
+    except Exception as exc:  # a truncated, corrupt or foreign file can fail in many ways
+        text = str(exc).strip()
+        first = text.splitlines()[0][:120] if text else exc.__class__.__name__
         raise UserError(str(path), f"not a readable checkpoint ({first})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(str(path), "not a freq-lstm checkpoint")
+    for key, kind in PAYLOAD_TYPES.items():
+        if not isinstance(payload.get(key), kind) or isinstance(payload.get(key), bool):
+            raise UserError(str(path), f"damaged freq-lstm checkpoint ('{key}' is missing or not a {kind.__name__})")
+    if not isinstance(payload["architecture"].get("n_frequencies"), int):
+        raise UserError(str(path), "damaged freq-lstm checkpoint (no frequency count)")
+    if not all(isinstance(v, torch.Tensor) for v in payload["model_state"].values()):
+        raise UserError(str(path), "damaged freq-lstm checkpoint (weights are not all tensors)")
     return payload
+
+
+def check_matches(payload: dict[str, Any], config: RunConfig, path: str | Path, config_path: str | Path) -> None:
+    """Refuse a checkpoint written for another configuration than `config`,
+    naming the first settings that differ (architecture first)."""
+    expected = architecture(config, int(payload["architecture"]["n_frequencies"]))
+    if len(config.frequencies) != expected["n_frequencies"]:
+        raise UserError(str(path), f"was written for {expected['n_frequencies']} frequencies, "
+                                   f"{config_path} has {len(config.frequencies)}")
+    wrong = [k for k in expected if payload["architecture"].get(k) != expected[k]]
+    if wrong:
+        detail = ", ".join(f"{k} {payload['architecture'].get(k)} vs {expected[k]}" for k in wrong)
+        raise UserError(str(path), f"architecture does not match {config_path} ({detail})")
+    saved = config_of(payload, path).to_dict()
+    differ = [k for k, v in config.to_dict().items() if saved.get(k) != v]
+    if differ:
+        raise UserError(str(path), f"was written with other settings than {config_path} ({', '.join(differ)})")
 
 
 def config_of(payload: dict[str, Any], path: str | Path = "checkpoint") -> RunConfig:
@@ -77,8 +111,10 @@ def model_from_checkpoint(path: str | Path, device: torch.device | str = "cpu") 
     config = config_of(payload, path)
     n_frequencies = int(payload["architecture"]["n_frequencies"])
     model = build_model(config, n_frequencies)
+    if payload["architecture"] != architecture(config, n_frequencies):
+        raise UserError(str(path), "its architecture record does not match the config it holds")
     try:
         model.load_state_dict(payload["model_state"])
-    except RuntimeError:
+    except (RuntimeError, KeyError, ValueError, TypeError):
         raise UserError(str(path), "weights do not match the architecture its config describes") from None
     return model.to(device), config, payload

@@ -3,9 +3,12 @@ other subcommands run headless. User mistakes print one line and exit 2."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
 
 from .config import FIELDS, build_config, field_type, list_presets, load_preset, load_toml
 from . import eval_commands
@@ -60,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--runs-root", default="runs", help="where default run directories go (default: runs)")
     train.add_argument("--repeats", type=_positive_int, default=1, metavar="N",
                        help="train N seeds (seed, seed+1, ...) and report mean ± std of each metric")
+    train.add_argument("--resume", metavar="RUN_DIR",
+                       help="continue an interrupted run from its last.pt, with the config saved in RUN_DIR")
     train.set_defaults(handler=cmd_train)
     sweep = sub.add_parser("sweep", help="train both models over phase-noise ranges 0..2pi; table and PNG")
     sweep.add_argument("--out", default="sweep", help="folder for sweep.csv, sweep.md and sweep.png (default: sweep)")
@@ -73,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seed", default=None, metavar="N", help="override the training seed")
     sweep.set_defaults(handler=cmd_sweep)
 
+    extract = sub.add_parser("extract", help="run a trained model on a WAV file and write what it extracts")
+    extract.add_argument("audio", metavar="AUDIO.wav", help="8/16/24/32-bit PCM or 32/64-bit float WAV, any rate, mono or multi-channel")
+    extract.add_argument("--checkpoint", required=True, metavar="CKPT", help="a checkpoint (best.pt) or a run directory")
+    extract.add_argument("--out", metavar="DIR", help="output directory (default: <AUDIO stem>-components)")
+    extract.add_argument("--no-normalise", dest="normalise", action="store_false",
+                         help="feed the audio at its own level instead of the training signal's RMS")
+    extract.set_defaults(handler=cmd_extract)
     report = sub.add_parser("report", help="evaluate a run's best.pt again and regenerate its report")
     report.add_argument("run_dir", metavar="RUN_DIR")
     report.set_defaults(handler=eval_commands.cmd_report)
@@ -106,36 +118,87 @@ def cmd_app(args: argparse.Namespace) -> int:
     return run_app(config_path=getattr(args, "config", None))
 
 
-def install_stop_signals(request_stop: Callable[[str], None]) -> None:
+def install_stop_signals(request_stop: Callable[[str], None]) -> dict[int, Any]:
     """Ctrl+C, SIGTERM and SIGHUP (an SSH disconnect) stop training at the
-    end of the current batch, with checkpoints and metrics kept."""
+    end of the current batch, with checkpoints and metrics kept. A second
+    signal stops at once (KeyboardInterrupt); the files are safe either way,
+    since every write is atomic. Returns the handlers it replaced."""
+    received = []
+
     def handler(signum, frame):
+        if signum == getattr(signal, "SIGHUP", None):
+            _detach_from_terminal()
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
         request_stop("interrupted")
 
+    previous = {}
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
-            signal.signal(getattr(signal, name), handler)
+            signum = getattr(signal, name)
+            previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def _detach_from_terminal() -> None:
+    """After a hang-up the terminal is gone and writing to it fails (EIO);
+    send further output nowhere so the run can still finish its files."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+# Flags that make no sense with --resume: the run keeps its own config.
+RESUME_KEEPS = ("preset", "config", *FIELDS)
+
+
+def check_resume_args(args: argparse.Namespace) -> None:
+    given = [name for name in RESUME_KEEPS if getattr(args, name, None) is not None]
+    if given:
+        flag = "--" + given[0].replace("_", "-")
+        raise UserError(flag, f"cannot be combined with --resume: a resumed run keeps the config in "
+                              f"{args.resume}/config.toml")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.resume:
+        check_resume_args(args)
+        if args.repeats > 1:
+            raise UserError("--repeats", "cannot be combined with --resume")
+        config = None
+    else:
+        config = config_from_args(args)  # before the heavy imports: bad input fails fast
+
     from .console_view import TrainingView, print_results
-    from .runner import run_training
+    from .runner import resume_training, run_training
     from .trainer import StopFlag
 
-    config = config_from_args(args)
     stop = StopFlag()
-    install_stop_signals(stop.request)
-    if getattr(args, "repeats", 1) > 1:
-        return eval_commands.train_repeats(config, args.repeats, args.runs_root, stop)
-    with TrainingView() as view:
-        outcome = run_training(config, runs_root=args.runs_root, on_event=view.handle, stop=stop)
+    previous_handlers = install_stop_signals(stop.request)
+    try:
+        if args.repeats > 1:
+            return eval_commands.train_repeats(config, args.repeats, args.runs_root, stop)
+        with TrainingView() as view:
+            if args.resume:
+                outcome = resume_training(args.resume, on_event=view.handle, stop=stop)
+            else:
+                outcome = run_training(config, runs_root=args.runs_root, on_event=view.handle, stop=stop)
+    finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
     view.console.print(f"Run directory: [bold]{outcome.run_dir.path}[/]")
     if outcome.results is not None:
         print_results(view.console, outcome.results)
         eval_commands.print_report_paths(view.console, outcome)
     status = outcome.training.status
     if status in ("interrupted", "cancelled"):
-        view.console.print(f"[yellow]Stopped:[/] {outcome.training.message}")
+        view.console.print(f"[yellow]Stopped:[/] {outcome.training.message}. "
+                           f"Continue with: freq-tui train --resume {outcome.run_dir.path}")
         return EXIT_INTERRUPTED
     if status == "diverged":
         print(f"freq-tui: error: {outcome.training.message}", file=sys.stderr)
@@ -168,6 +231,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    from .audio import extract_audio
+
+    result = extract_audio(args.audio, args.checkpoint, args.out, normalise=args.normalise)
+    print(f"{result.source}: {result.source_rate} Hz -> {result.fs:g} Hz, {result.t.shape[0]} samples, gain {result.gain:.4g}")
+    # No ground truth exists for real audio: report model-free fits instead.
+    print(f"{'Hz':>8}  {'input amplitude at Hz':>21}  {'output RMS':>10}  {'output R2 at Hz':>15}")
+    for hz, component, amp, r2 in zip(result.frequencies, result.components, result.fitted_amplitudes, result.output_r2):
+        print(f"{hz:>8g}  {amp:>21.4f}  {np.sqrt(np.mean(component ** 2)):>10.4f}  {r2:>15.4f}")
+    for path in result.files:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -182,3 +259,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UserError as exc:
         print(f"freq-tui: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:  # a second Ctrl+C (or a first one outside training)
+        print("freq-tui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        print("freq-tui: error: out of memory (try a smaller hidden_size, batch_size or duration)", file=sys.stderr)
+        return EXIT_FAILED

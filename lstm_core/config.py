@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +31,15 @@ NOISE_PRESETS: dict[str, tuple[float, float]] = {
     "informative": (0.0, 0.01 * TWO_PI),  # the regime published results use
 }
 NOISE_CHOICES = (*NOISE_PRESETS, "custom")
-MODEL_CHOICES = ("stateful", "sequence")
+MODEL_CHOICES = ("stateful", "sequence", "attention", "multitask")
+WINDOW_MODELS = ("sequence", "attention")  # models fed windows of sequence_length
 TRUNCATION_CHOICES = ("chunk", "step", "full")
 AUGMENT_CHOICES = ("none", "shuffle_s")
 SCHEDULER_CHOICES = ("plateau", "cosine")
+SEED_MAX = 2**32 - 1
+# Input values (streams x samples x features) one data set may hold: about
+# 200 MB of float32 per set, three sets per run. The default uses 200,000.
+MAX_INPUT_VALUES = 50_000_000
 
 # Form sections, in display order.
 GROUPS = {
@@ -47,7 +53,10 @@ GROUPS = {
 def knob(default: Any, *, group: str, help: str, **rules: Any) -> Any:
     """A config field with its section, help text and validation rules.
 
-    rules: min / max (inclusive), gt / lt (exclusive), choices.
+    rules: min / max (inclusive), gt / lt (exclusive), choices; for text,
+    pattern (a regular expression the whole value must match) with
+    pattern_help (what to tell the user it must be); blank (the value an
+    empty entry stands for, where leaving a field empty is allowed).
     """
     meta = {"group": group, "help": help, **rules}
     if isinstance(default, list):
@@ -73,25 +82,27 @@ class RunConfig:
     )
     phase_low: float = knob(0.0, group="data", help="Phase noise lower bound, radians (custom noise)", min=0.0)
     phase_high: float = knob(TWO_PI, group="data", help="Phase noise upper bound, radians (custom noise)", min=0.0)
-    train_seed: int = knob(1, group="data", help="Noise seed of the training set", min=0)
-    val_seed: int = knob(3, group="data", help="Noise seed of the validation set", min=0)
-    test_seed: int = knob(2, group="data", help="Noise seed of the test set", min=0)
+    train_seed: int = knob(1, group="data", help="Noise seed of the training set", min=0, max=SEED_MAX)
+    val_seed: int = knob(3, group="data", help="Noise seed of the validation set", min=0, max=SEED_MAX)
+    test_seed: int = knob(2, group="data", help="Noise seed of the test set", min=0, max=SEED_MAX)
     # --- model ------------------------------------------------------------
     model: str = knob(
-        "stateful", group="model", help="stateful (L=1, state carried) or sequence (windows of L)",
+        "stateful", group="model",
+        help="stateful (L=1, state carried), sequence (windows of L), attention (windows of L, "
+             "causal attention over the window), multitask (S only in, all frequencies out, state carried)",
         choices=MODEL_CHOICES,
     )
     hidden_size: int = knob(64, group="model", help="LSTM hidden units", min=1, max=4096)
     num_layers: int = knob(1, group="model", help="Stacked LSTM layers", min=1, max=16)
     dropout: float = knob(0.0, group="model", help="Dropout between LSTM layers", min=0.0, lt=1.0)
-    sequence_length: int = knob(10, group="model", help="Window length L (sequence model)", min=1)
+    sequence_length: int = knob(10, group="model", help="Window length L (sequence and attention models)", min=1)
     carry_state: bool = knob(
-        False, group="model", help="Sequence model: carry state across consecutive windows (TBPTT)"
+        False, group="model", help="Sequence/attention model: carry state across consecutive windows (TBPTT)"
     )
     truncation: str = knob(
         "chunk", group="model",
-        help="Stateful model: backprop through each chunk (chunk), one step only (step), "
-        "or the whole trained prefix from the reset (full)",
+        help="Stateful/multitask model: backprop through each chunk (chunk), one step only (step), "
+        "or (stateful) the whole trained prefix from the reset (full)",
         choices=TRUNCATION_CHOICES,
     )
     chrono_init: int = knob(
@@ -106,7 +117,7 @@ class RunConfig:
     epochs: int = knob(50, group="training", help="Maximum epochs", min=1)
     batch_size: int = knob(
         32, group="training",
-        help="sequence: windows per update; stateful: time steps per update (all streams)",
+        help="sequence/attention: windows per update; stateful/multitask: time steps per update (all streams)",
         min=1,
     )
     lr: float = knob(1e-3, group="training", help="Adam learning rate", gt=0.0, max=10.0)
@@ -115,7 +126,12 @@ class RunConfig:
     patience: int = knob(10, group="training", help="Early stopping: epochs without improvement", min=1)
     lr_patience: int = knob(3, group="training", help="ReduceLROnPlateau patience, epochs", min=0)
     lr_factor: float = knob(0.5, group="training", help="ReduceLROnPlateau factor", gt=0.0, lt=1.0)
-    seed: int = knob(0, group="training", help="Seed for initialisation and shuffling", min=0)
+    seed: int = knob(0, group="training", help="Seed for initialisation and shuffling", min=0, max=SEED_MAX)
+    augment_snr_db: float = knob(
+        0.0, group="training",
+        help="Training only: add white Gaussian noise to S at this SNR in dB, fresh each epoch (0 = off)",
+        min=-40.0, max=120.0, blank=0.0,
+    )
     scheduler: str = knob(
         "plateau", group="training",
         help="Learning-rate schedule: plateau (ReduceLROnPlateau on val loss) or cosine (to 0 over the epochs)",
@@ -144,8 +160,18 @@ class RunConfig:
         0.01, group="training", help="Curriculum: grow once an epoch's train loss is below this", gt=0.0
     )
     # --- device and output -----------------------------------------------
-    device: str = knob("auto", group="output", help="auto, cpu, cuda, cuda:N or mps")
-    run_dir: str = knob("", group="output", help="Run directory (empty: runs/<timestamp>-<model>)")
+    device: str = knob(
+        "auto", group="output", help="auto, cpu, cuda, cuda:N or mps",
+        pattern=r"auto|cpu|mps|cuda(:[0-9]+)?", pattern_help="auto, cpu, cuda, cuda:N or mps",
+    )
+    cpu_threads: int = knob(
+        1, group="output", help="Torch threads when training on the CPU (0: torch's default)", min=0, max=1024
+    )
+    run_dir: str = knob("", group="output", help="Run directory (empty: runs/<timestamp>-<model>[-<run_name>])")
+    run_name: str = knob(
+        "", group="output",
+        help="Label added to the default run directory name (only letters, digits, '.', '-', '_' are kept)",
+    )
 
     # ---------------------------------------------------------------------
     @property
@@ -177,16 +203,15 @@ def normalise_key(key: str) -> str:
     return key.strip().replace("-", "_")
 
 
+def _fmt_number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
 def _describe_range(meta: Mapping[str, Any]) -> str:
     parts = []
-    if "min" in meta:
-        parts.append(f">= {meta['min']:g}")
-    if "gt" in meta:
-        parts.append(f"> {meta['gt']:g}")
-    if "max" in meta:
-        parts.append(f"<= {meta['max']:g}")
-    if "lt" in meta:
-        parts.append(f"< {meta['lt']:g}")
+    for rule, sign in (("min", ">="), ("gt", ">"), ("max", "<="), ("lt", "<")):
+        if rule in meta:
+            parts.append(f"{sign} {_fmt_number(meta[rule])}")
     return " and ".join(parts)
 
 
@@ -200,7 +225,7 @@ def _check_number(name: str, value: float, meta: Mapping[str, Any]) -> None:
         or ("lt" in meta and value >= meta["lt"])
     )
     if bad:
-        raise ConfigError(name, f"must be {_describe_range(meta)} (got {value:g})")
+        raise ConfigError(name, f"must be {_describe_range(meta)} (got {_fmt_number(value)})")
 
 
 def parse_value(name: str, raw: Any) -> Any:
@@ -211,6 +236,8 @@ def parse_value(name: str, raw: Any) -> Any:
         raise ConfigError(name, "unknown setting")
     meta = FIELDS[name].metadata
     kind = field_type(name)
+    if "blank" in meta and isinstance(raw, str) and not raw.strip():
+        raw = meta["blank"]
     try:
         if kind is bool:
             if isinstance(raw, bool):
@@ -235,12 +262,18 @@ def parse_value(name: str, raw: Any) -> Any:
             if not value:
                 raise ValueError
         else:
+            if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+                raise ValueError
             value = str(raw).strip()
-    except (TypeError, ValueError):
+            if any(ord(ch) < 32 for ch in value):
+                raise ConfigError(name, "must not contain control characters")
+    except (TypeError, ValueError, OverflowError):
         expected = {bool: "true or false", int: "a whole number", float: "a number",
                     list: "a list of numbers, e.g. 1,3,5,7", str: "text"}[kind]
         raise ConfigError(name, f"must be {expected} (got {raw!r})") from None
 
+    if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+        raise ConfigError(name, f"must be {meta['pattern_help']} (got {value!r})")
     if "choices" in meta and value not in meta["choices"]:
         raise ConfigError(name, f"must be one of {', '.join(meta['choices'])} (got {value!r})")
     if kind in (int, float):
@@ -268,19 +301,27 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("frequencies", "must not repeat a frequency")
     if config.n_samples < 2:
         raise ConfigError("duration", "gives fewer than 2 samples at this fs")
-    if config.model == "sequence":
+    k = len(config.frequencies)
+    if config.n_samples * k * (k + 1) > MAX_INPUT_VALUES:
+        raise ConfigError("duration", f"fs * duration = {config.n_samples} samples x {k} frequencies is too much data "
+                                      f"(at most {MAX_INPUT_VALUES:,} input values per data set)")
+    if config.model in WINDOW_MODELS:
         if config.sequence_length < 2:
-            raise ConfigError("sequence_length", f"must be >= 2 for the sequence model (got {config.sequence_length})")
+            raise ConfigError("sequence_length", f"must be >= 2 for the {config.model} model (got {config.sequence_length})")
         if config.sequence_length > config.n_samples:
             raise ConfigError("sequence_length", f"must not exceed the {config.n_samples} samples of the signal")
     if config.num_layers == 1 and config.dropout > 0:
         raise ConfigError("dropout", "needs num_layers >= 2 (PyTorch applies it between layers)")
-    stateful_stream = config.model == "stateful" or config.carry_state
+    stateful_stream = config.model == "stateful" or (config.model == "sequence" and config.carry_state)
     if config.truncation == "full" and config.model != "stateful":
         raise ConfigError("truncation", "full applies to the stateful model only")
     if config.augment == "shuffle_s" and high - low < TWO_PI - 1e-9:
         raise ConfigError("augment", "shuffle_s needs a phase range of 2pi: only then is S i.i.d. over time "
                           "and a shuffle another draw of the same noise")
+    if config.augment != "none" and config.model not in ("stateful", "sequence"):
+        raise ConfigError("augment", f"{config.augment} applies to the stateful and sequence models only")
+    if config.learned_init_state and config.model not in ("stateful", "sequence"):
+        raise ConfigError("learned_init_state", "applies to the stateful and sequence models only")
     if config.stream_copies > 1 and config.augment == "none":
         raise ConfigError("stream_copies", "copies only differ with an augmentation (set augment)")
     if config.curriculum_start > 0 and not stateful_stream:

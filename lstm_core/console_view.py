@@ -67,6 +67,10 @@ def print_results(console: Console, results: dict[str, Any]) -> None:
     for i, row in enumerate(results["per_frequency"], 1):
         table.add_row(str(i), f"{row['hz']:g}", _fmt(row["train_mse"]), _fmt(row["test_mse"]), _fmt(row["correlation"], 4))
     console.print(table)
+    if "noisy_input" in results:  # see lstm_core/robustness.py
+        snr = results.get("augment_snr_db") or 0
+        console.print(f"Test MSE, S + white noise at {results['noisy_input']['snr_db']:g} dB: "
+                      f"{_fmt(results['noisy_input']['test_mse'])}  (augmentation: {f'{snr:g} dB' if snr else 'off'})")
     print_baselines(console, results)
 
 

@@ -7,6 +7,10 @@ A stream is one frequency's whole sequence, [S[t], one-hot C] for t = 0..N-1.
 Every stream starts at t = 0, so the only reset is the `state = None` before
 the first chunk: state can never jump between rows of a batch or across a
 frequency boundary, because each batch row *is* one stream from start to end.
+
+The multitask model has one stream only, S alone with all K targets: it is
+cut from the same (K, N, 1+K) inputs here, so callers feed every model alike
+and always get predictions of shape (K, N) back.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from typing import Iterator, Optional
 
 import torch
 
-from .config import RunConfig
+from .config import WINDOW_MODELS, RunConfig
 from .models import State
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (model outputs with grad, targets)
@@ -27,12 +31,33 @@ def detach(state: Optional[State]) -> Optional[State]:
 
 
 def _uses_windows(config: RunConfig) -> bool:
-    return config.model == "sequence" and not config.carry_state
+    return config.model in WINDOW_MODELS and not config.carry_state
 
 
 def chunk_length(config: RunConfig) -> int:
     """Time steps per update for the models that carry state along a stream."""
-    return config.sequence_length if config.model == "sequence" else config.batch_size
+    return config.sequence_length if config.model in WINDOW_MODELS else config.batch_size
+
+
+def multitask_stream(inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K, N, 1+K) inputs and (K, N) targets -> the multitask model's single
+    stream: S alone (1, N, 1) and all targets at once (1, N, K). Every row of
+    `inputs` carries the same S, so the first is taken."""
+    return inputs[:1, :, :1], targets.T.unsqueeze(0)
+
+
+def augment(inputs: torch.Tensor, snr_db: float, generator: torch.Generator) -> torch.Tensor:
+    """S plus white Gaussian noise at `snr_db` (guide 8.2): noise power =
+    mean(S**2) / 10**(snr_db / 10). One fresh draw per call (per epoch), the
+    same draw in every stream since they all carry the same S. 0 = off."""
+    if not snr_db:
+        return inputs
+    S = inputs[0, :, 0]
+    noise_std = torch.sqrt(S.pow(2).mean() / 10 ** (snr_db / 10))
+    noise = torch.randn(S.shape, generator=generator, dtype=S.dtype).to(S.device)
+    noisy = inputs.clone()
+    noisy[:, :, 0] += noise_std * noise
+    return noisy
 
 
 def batches_per_epoch(config: RunConfig, n_streams: int, n_samples: int) -> int:
@@ -58,13 +83,17 @@ def train_batches(
     length: Optional[int] = None,
 ) -> Iterator[Batch]:
     """Yield (outputs, targets) for each update of one epoch; the caller does
-    the backward pass and the optimizer step between yields.
+    the backward pass and the optimizer step between yields. Validation and
+    test never pass through here, so augmentation is training-only.
 
     `length` (a curriculum) limits training to the first `length` steps of
-    every stream, from the reset. The augmentation (`augmented`) is drawn
-    afresh for every pass over the streams: once per epoch, or once per
-    update with full BPTT."""
+    every stream, from the reset. The augmentations are drawn afresh for
+    every pass over the streams: once per epoch, or once per update with
+    full BPTT."""
     length = inputs.shape[1] if length is None else length
+    inputs = augment(inputs, config.augment_snr_db, generator)
+    if config.model == "multitask":
+        inputs, targets = multitask_stream(inputs, targets)
     if _full_bptt(config):
         for _ in range(config.updates_per_epoch):
             x, y = augmented(config, inputs, targets, generator)
@@ -74,7 +103,7 @@ def train_batches(
     x, y = x[:, :length], y[:, :length]
     if _uses_windows(config):
         yield from _window_batches(model, x, y, config.sequence_length, config.batch_size, generator)
-    elif config.model == "stateful" and config.truncation == "step":
+    elif config.model in ("stateful", "multitask") and config.truncation == "step":
         yield from _one_step_batches(model, x, y, config.batch_size)
     else:
         yield from _chunk_batches(model, x, y, chunk_length(config))
@@ -146,8 +175,18 @@ def _one_step_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
     """The guide's L = 1 gradient: each step's loss backpropagates through
     that step only, from the (detached) state the stream had before it.
 
-    The states before each step of a chunk are found without gradient, then
-    all steps of the chunk are evaluated as one batch of single steps."""
+    One layer takes the fast path below; deeper models the step-by-step
+    gather (`_one_step_batches_stepwise`), which gives the same numbers."""
+    if model.lstm.num_layers == 1 and getattr(model, "h0", None) is None:  # zero reset state
+        yield from _one_step_batches_fast(model, inputs, targets, chunk)
+    else:
+        yield from _one_step_batches_stepwise(model, inputs, targets, chunk)
+
+
+def _one_step_batches_stepwise(model, inputs, targets, chunk: int) -> Iterator[Batch]:
+    """The straightforward form: the states before each step of a chunk are
+    found without gradient, one model call per step, then all steps of the
+    chunk are evaluated as one batch of single steps."""
     n_streams, n_samples, n_features = inputs.shape
     state: Optional[State] = None  # the reset at t = 0 of every stream
     for start in range(0, n_samples, chunk):
@@ -165,7 +204,42 @@ def _one_step_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
         h0 = torch.stack(h_before, dim=1).transpose(1, 2).reshape(state[0].shape[0], -1, state[0].shape[2])
         c0 = torch.stack(c_before, dim=1).transpose(1, 2).reshape(state[0].shape[0], -1, state[0].shape[2])
         out, _ = model(x.reshape(n_streams * steps, 1, n_features), (h0, c0))
-        yield out.reshape(n_streams, steps), targets[:, start : start + chunk]
+        yield out.reshape(n_streams, steps, *out.shape[2:]), targets[:, start : start + chunk]
+
+
+def _one_step_batches_fast(model, inputs, targets, chunk: int) -> Iterator[Batch]:
+    """One-layer one-step gradients without a Python call per step.
+
+    The fused LSTM runs the chunk once without gradient and gives h before
+    every step. The gates of all steps are then one batched computation with
+    gradient (from the detached h before each step); the cell state before
+    each step follows from them by the recurrence c_t = f_t c_{t-1} + i_t g_t,
+    one cheap in-place multiply-add per step. The cell equations are
+    nn.LSTM's (gate order i, f, g, o)."""
+    lstm = model.lstm
+    n_streams, n_samples, _ = inputs.shape
+    hidden = lstm.hidden_size
+    h0 = inputs.new_zeros(n_streams, hidden)  # the reset at t = 0 of every stream
+    c0 = inputs.new_zeros(n_streams, hidden)
+    for start in range(0, n_samples, chunk):
+        x = inputs[:, start : start + chunk]
+        with torch.no_grad():
+            h_after, (h_last, c_last) = lstm(x, (h0[None], c0[None]))
+            h_before = torch.cat([h0[:, None], h_after[:, :-1]], dim=1)  # (streams, steps, H)
+        gates = (torch.nn.functional.linear(x, lstm.weight_ih_l0, lstm.bias_ih_l0)
+                 + torch.nn.functional.linear(h_before, lstm.weight_hh_l0, lstm.bias_hh_l0))
+        i, f, g, o = gates.chunk(4, dim=-1)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        ig = i * g
+        with torch.no_grad():
+            cells = [c0]
+            for f_t, ig_t in zip(f.detach().unbind(1), ig.detach().unbind(1)):
+                cells.append(torch.addcmul(ig_t, f_t, cells[-1]))
+            c_before = torch.stack(cells[:-1], dim=1)  # (streams, steps, H)
+        h = o * torch.tanh(f * c_before + ig)
+        out = model.head(h).squeeze(-1)
+        h0, c0 = h_last[0], c_last[0]
+        yield out, targets[:, start : start + chunk]
 
 
 def _window_batches(model, inputs, targets, length: int, batch_size: int, generator) -> Iterator[Batch]:
@@ -187,25 +261,54 @@ def _windows(inputs: torch.Tensor, targets: torch.Tensor, length: int) -> tuple[
     return windows_x, windows_y
 
 
+ATTENTION_BUDGET = 1 << 24  # attention weights (windows * L * L) per forward pass at inference
+
+
 @torch.no_grad()
 def predict(model: torch.nn.Module, config: RunConfig, inputs: torch.Tensor) -> torch.Tensor:
     """Model output for every step of every stream, (streams, N), the way the
     model type runs at inference: L = 1 with state carried from the reset at
-    t = 0 (stateful, and sequence with carried state), or windows of L with
-    a reset per window (sequence)."""
+    t = 0 (stateful, multitask, and sequence with carried state), or windows
+    of L with a reset per window (sequence, attention). Attention with carried
+    state runs consecutive windows of L, the state carried between them."""
     was_training = model.training
     model.eval()
     try:
+        if config.model == "multitask":
+            stream, _ = multitask_stream(inputs, inputs[..., 0])
+            out, _ = model(stream, None)  # (1, N, K)
+            return out[0].T
+        if config.model == "attention" and config.carry_state:
+            return _predict_carried_windows(model, inputs, config.sequence_length)
         if not _uses_windows(config):
             out, _ = model(inputs, None)
             return out
-        length = config.sequence_length
-        n_streams, n_samples, _ = inputs.shape
-        usable = (n_samples // length) * length
-        windows_x, _ = _windows(inputs, inputs[..., 0], length)
-        parts = [model(windows_x, None)[0].reshape(n_streams, usable)]
-        if usable < n_samples:  # the last, shorter window
-            parts.append(model(inputs[:, usable:], None)[0])
-        return torch.cat(parts, dim=1)
+        return _predict_windows(model, inputs, config.sequence_length)
     finally:
         model.train(was_training)
+
+
+def _predict_windows(model, inputs: torch.Tensor, length: int) -> torch.Tensor:
+    """Windows of `length`, state reset per window, the last one shorter if
+    N is not a multiple. Windows go through in groups so that an attention
+    model's (windows, L, L) weights stay within ATTENTION_BUDGET."""
+    n_streams, n_samples, _ = inputs.shape
+    usable = (n_samples // length) * length
+    windows_x, _ = _windows(inputs, inputs[..., 0], length)
+    group = max(1, ATTENTION_BUDGET // (length * length))
+    outputs = [model(windows_x[i : i + group], None)[0] for i in range(0, windows_x.shape[0], group)]
+    parts = [torch.cat(outputs).reshape(n_streams, usable)] if outputs else []
+    if usable < n_samples:  # the last, shorter window
+        parts.append(model(inputs[:, usable:], None)[0])
+    return torch.cat(parts, dim=1)
+
+
+def _predict_carried_windows(model, inputs: torch.Tensor, length: int) -> torch.Tensor:
+    """Consecutive windows of `length` along each stream, the state carried
+    from one to the next (how the model was trained with carry_state)."""
+    state: Optional[State] = None
+    parts = []
+    for start in range(0, inputs.shape[1], length):
+        out, state = model(inputs[:, start : start + length], state)
+        parts.append(out)
+    return torch.cat(parts, dim=1)

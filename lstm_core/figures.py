@@ -74,22 +74,28 @@ def all_frequencies(test: SignalSet, output: np.ndarray) -> Figure:
     return figure
 
 
-def training_curves(history: Sequence[dict[str, Any]]) -> Figure:
+def training_curves(history: Sequence[dict[str, Any]], zero_mse: float | None = None) -> Figure:
+    """Loss per epoch with the zero predictor's MSE for scale (train, val and
+    test share their targets, so one line holds for all three)."""
     figure = Figure(figsize=(10, 6.5), layout="constrained")
     loss_ax, lr_ax = figure.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     epochs = [r["epoch"] for r in history]
     if history:
         loss_ax.plot(epochs, [r["train_loss"] for r in history], "o-", markersize=3, label="train loss")
         loss_ax.plot(epochs, [r["val_loss"] for r in history], "s-", markersize=3, label="validation loss")
+        if zero_mse is not None:
+            loss_ax.axhline(zero_mse, color="tab:red", linestyle=":", label=f"zero predictor ({zero_mse:.3f})")
         best = [r for r in history if r.get("is_best")]
         if best:
             loss_ax.axvline(best[-1]["epoch"], color="0.5", linestyle="--", label=f"best epoch {best[-1]['epoch']}")
         lr_ax.plot(epochs, [r["lr"] for r in history], "o-", markersize=3, color="tab:purple", label="learning rate")
-        losses = [r[key] for r in history for key in ("train_loss", "val_loss")]
+        losses = [r[key] for r in history for key in ("train_loss", "val_loss")] + ([zero_mse] if zero_mse else [])
         if min(losses) > 0 and max(losses) / min(losses) > 10:  # log only when it spans a decade
             loss_ax.set_yscale("log")
         lr_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        lr_ax.set_yscale("log")
+        rates = [r["lr"] for r in history]
+        if min(rates) > 0 and max(rates) / min(rates) > 10:
+            lr_ax.set_yscale("log")
         lr_ax.legend(loc="upper right")
     else:
         loss_ax.text(0.5, 0.5, "no training history in this run directory", ha="center", transform=loss_ax.transAxes)
@@ -179,7 +185,7 @@ def render_all(test: SignalSet, output: np.ndarray, history: Sequence[dict[str, 
     figures = {
         "graph1_single_frequency.png": single_frequency(test, output),
         "graph2_all_frequencies.png": all_frequencies(test, output),
-        "training_curves.png": training_curves(history),
+        "training_curves.png": training_curves(history, float(np.mean(test.targets ** 2))),
         "fft_analysis.png": fft_analysis(test, output),
         "error_distribution.png": error_distribution(test, output),
     }

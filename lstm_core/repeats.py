@@ -39,10 +39,16 @@ def make_parent(config: RunConfig, runs_root: str | Path, repeats: int) -> Path:
         path = Path(config.run_dir)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise UserError(str(path), "run directory already exists and is not empty (choose a new --run-dir)")
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(str(path), f"cannot create run directory ({exc.strerror})") from None
         return path
     root = Path(runs_root)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(str(root), f"cannot create runs directory ({exc.strerror})") from None
     stem = _safe_name(f"{time.strftime('%Y%m%d-%H%M%S')}-{config.model}-x{repeats}")
     for n in range(1, 10_000):
         path = root / (stem if n == 1 else f"{stem}-{n}")

@@ -13,6 +13,7 @@ import dataclasses
 import html
 import math
 import platform
+import re
 import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -24,7 +25,7 @@ from .config import FIELDS, RunConfig
 from .data import generate_for, splits_for
 from .device import describe, resolve_device
 from .errors import ConfigError, UserError
-from .evaluate import full_evaluation, to_json
+from .evaluate import full_evaluation
 from .figures import NAMES as FIGURE_NAMES
 from .figures import render_all
 from .files import atomic_write_bytes, atomic_write_text
@@ -153,6 +154,9 @@ def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]
         ("LSTM with S replaced by zeros", _num(a["s_zero_mse"])),
         ("LSTM with S shuffled in time", _num(a["s_shuffled_mse"])),
     ]
+    noisy = results.get("noisy_input")
+    if noisy:  # the noise-augmentation check, when the run measured it
+        comparison.append((f"LSTM with white noise on S at {noisy['snr_db']:g} dB SNR", _num(noisy["test_mse"])))
     bandpass_rows = [
         (f"{row['hz']:g}", _num(row["test_mse"]), _num(row.get("gain"), 4), _num(row.get("quadrature"), 4))
         for row in b["bandpass_per_frequency"]
@@ -160,7 +164,7 @@ def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]
     return [
         ("Configuration", [(("setting", "value"), config_rows)]),
         ("Environment", [(("component", "version / device"), environment(results))]),
-        ("Training summary", [(("", ""), training_rows)]),
+        ("Training summary", [(("item", "value"), training_rows)]),
         ("Metrics", ["MSE over all rows of each set.", (("metric", "value"), metric_rows)]),
         ("Per-frequency performance", [
             "Correlation is Pearson's r between output and target on the test set.",
@@ -203,6 +207,7 @@ def _html_text(text: str) -> str:
     if escaped.startswith("**") and ":**" in escaped:  # the bold verdict label
         label, rest = escaped[2:].split(":**", 1)
         escaped = f"<strong>{label}:</strong>{rest}"
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)  # Markdown inline code
     return f"<p>{escaped}</p>"
 
 
@@ -270,6 +275,3 @@ def export_report(run_dir: RunDir | str | Path, results: Optional[dict[str, Any]
     atomic_write_text(run_dir.file(REPORT_HTML), page)
     return [run_dir.file(REPORT_MD), run_dir.file(REPORT_HTML), *paths]
 
-
-def results_for_json(results: dict[str, Any]) -> dict[str, Any]:
-    return to_json(results)

@@ -10,7 +10,12 @@ from typing import Any, Optional
 
 from .config import RunConfig, load_config_file
 from .errors import UserError
-from .files import atomic_write_json, atomic_write_text
+from .files import atomic_write_json, atomic_write_text, remove_stale_temp_files
+
+try:  # POSIX; elsewhere a run directory is claimed but not locked
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
 
 CONFIG = "config.toml"
 METRICS = "metrics.jsonl"
@@ -18,24 +23,38 @@ RESULTS = "results.json"
 STATUS = "status.json"
 BEST = "best.pt"
 LAST = "last.pt"
+# Created exclusively when a directory is claimed for a run (so two runs never
+# share one), and flock'ed while a process trains in it (so a resume or a
+# second process can tell the run is alive; the lock dies with the process).
+LOCK = ".lock"
+MAX_NAME = 100
 
 
 def _safe_name(text: str) -> str:
-    """Only letters, digits, '-', '_' and '.', never a path separator."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-") or "run"
+    """Only letters, digits, '-', '_' and '.', never a path separator, never
+    '.' or '..', never empty: a name that always stays inside its folder."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:MAX_NAME].strip(".-") or "run"
+
+
+def default_run_name(config: RunConfig) -> str:
+    label = f"-{config.run_name}" if config.run_name else ""
+    return _safe_name(f"{time.strftime('%Y%m%d-%H%M%S')}-{config.model}{label}")
 
 
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._metrics: Optional[list[dict[str, Any]]] = None
+        self._lock_fd: Optional[int] = None
 
     # ---- creation -----------------------------------------------------------
     @classmethod
     def create(cls, config: RunConfig, runs_root: str | Path = "runs") -> "RunDir":
         """`config.run_dir` names the directory exactly; it must not exist or
-        be empty. Otherwise a new `runs_root/<timestamp>-<model>[-N]` is made;
-        mkdir is atomic, so two runs started at once never share one."""
+        be empty. Otherwise a new `runs_root/<timestamp>-<model>[-<run_name>][-N]`
+        is made. Either way the directory is claimed by creating its lock file
+        exclusively, so two runs started at once never share one. The new
+        RunDir holds the lock; `release()` lets it go."""
         if config.run_dir:
             path = Path(config.run_dir)
             if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -44,29 +63,85 @@ class RunDir:
                 path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise UserError(str(path), f"cannot create run directory ({exc.strerror})") from None
-            return cls(path)
+            return cls(path)._claim()
         root = Path(runs_root)
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(str(root), f"cannot create runs directory ({exc.strerror})") from None
-        stem = _safe_name(f"{time.strftime('%Y%m%d-%H%M%S')}-{config.model}")
+        stem = default_run_name(config)
         for n in range(1, 10_000):
             path = root / (stem if n == 1 else f"{stem}-{n}")
             try:
                 path.mkdir()
-                return cls(path)
             except FileExistsError:
                 continue
             except OSError as exc:
                 raise UserError(str(path), f"cannot create run directory ({exc.strerror})") from None
+            return cls(path)._claim()
         raise UserError(str(root), "too many runs with the same timestamp")
+
+    def _claim(self) -> "RunDir":
+        try:
+            fd = os.open(self.path / LOCK, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            raise UserError(str(self.path), "run directory was just taken by another run (choose a new --run-dir)") from None
+        except OSError as exc:
+            raise UserError(str(self.path), f"cannot write in run directory ({exc.strerror})") from None
+        self._hold_lock(fd)
+        return self
+
+    def _hold_lock(self, fd: int) -> None:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                pid = self.read_status().get("pid", "?")
+                raise UserError(str(self.path), f"is in use by another freq-tui process (pid {pid})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def acquire(self) -> "RunDir":
+        """Lock an existing run directory (to resume it) and remove the
+        temporary files a killed writer may have left."""
+        try:
+            fd = os.open(self.path / LOCK, os.O_CREAT | os.O_WRONLY, 0o644)
+        except OSError as exc:
+            raise UserError(str(self.path), f"cannot write in run directory ({exc.strerror})") from None
+        self._hold_lock(fd)
+        remove_stale_temp_files(self.path)
+        return self
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing drops the flock
+            self._lock_fd = None
+
+    def is_active(self) -> bool:
+        """True while some process (this one included) trains in this directory."""
+        if fcntl is None or not (self.path / LOCK).exists():
+            return False
+        try:
+            fd = os.open(self.path / LOCK, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
 
     @classmethod
     def open(cls, path: str | Path) -> "RunDir":
         path = Path(path)
-        if not path.is_dir():
+        if not path.exists():
             raise UserError(str(path), "run directory not found")
+        if not path.is_dir():
+            raise UserError(str(path), "is not a run directory (not a folder)")
         if not (path / CONFIG).is_file():
             raise UserError(str(path), f"not a freq-lstm run directory (no {CONFIG})")
         return cls(path)
@@ -94,14 +169,16 @@ class RunDir:
         is not JSON (a file being followed while another process writes)."""
         records = []
         try:
-            text = (self.path / METRICS).read_text(encoding="utf-8")
+            text = (self.path / METRICS).read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return []
         for line in text.splitlines():
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(record, dict):
+                records.append(record)
         return records
 
     def append_metrics(self, record: dict[str, Any]) -> None:
@@ -112,8 +189,13 @@ class RunDir:
         atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in self._metrics))
 
     def truncate_metrics(self, last_epoch: int) -> None:
-        """Keep the records up to `last_epoch` (used when resuming)."""
-        self._metrics = [r for r in self.read_metrics() if r.get("epoch", 0) <= last_epoch]
+        """Keep the records up to `last_epoch`."""
+        self.rewrite_metrics([r for r in self.read_metrics() if r.get("epoch", 0) <= last_epoch])
+
+    def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Replace the file (on resume: with the history kept in last.pt,
+        which may be one epoch ahead of a metrics file cut short by a kill)."""
+        self._metrics = [dict(r) for r in records]
         atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in self._metrics))
 
     def write_status(self, status: str, **extra: Any) -> None:
@@ -122,15 +204,17 @@ class RunDir:
 
     def read_status(self) -> dict[str, Any]:
         try:
-            return json.loads((self.path / STATUS).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+            record = json.loads((self.path / STATUS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # missing, unreadable, not JSON
             return {}
+        return record if isinstance(record, dict) else {}
 
     def write_results(self, results: dict[str, Any]) -> None:
         atomic_write_json(self.path / RESULTS, results)
 
     def read_results(self) -> Optional[dict[str, Any]]:
         try:
-            return json.loads((self.path / RESULTS).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+            record = json.loads((self.path / RESULTS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # missing, unreadable, not JSON
             return None
+        return record if isinstance(record, dict) else None

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .checkpoint import library_versions
+from .checkpoint import check_matches, load_checkpoint, library_versions, save_checkpoint
 from .config import RunConfig
 from .device import describe
+from .errors import UserError
 from .evaluate import full_evaluation, to_json
 from .events import EventCallback
+from .robustness import noisy_input_check
 from .report import export_report
-from .rundir import RunDir
+from .rundir import CONFIG, RunDir
 from .trainer import StopFlag, Trainer, TrainResult
 
 
@@ -44,6 +46,7 @@ def results_record(config: RunConfig, trainer: Trainer, training: TrainResult, m
         "model": config.model,
         "noise": config.noise,
         "training_regime": training_regime(config),
+        "augment_snr_db": config.augment_snr_db,  # 0 = no training-time noise augmentation
         "epochs_run": training.epochs_run,
         "best_epoch": training.best_epoch,
         "best_val_loss": training.best_val_loss,
@@ -52,6 +55,10 @@ def results_record(config: RunConfig, trainer: Trainer, training: TrainResult, m
         "versions": library_versions(),
         **to_json(metrics),
     }
+
+
+# A run that ended one of these ways has nothing left to resume.
+ENDED = {"finished": "finished", "early_stopped": "stopped early", "diverged": "diverged"}
 
 
 def run_training(
@@ -63,18 +70,94 @@ def run_training(
     run_dir: Optional[RunDir] = None,
 ) -> RunOutcome:
     run_dir = run_dir or RunDir.create(config, runs_root)
-    run_dir.write_config(config)
-    run_dir.write_status("running", started=time.time(), model=config.model)
+    try:
+        return _train_in(run_dir, config, on_event, stop)
+    finally:
+        run_dir.release()
+
+
+def resume_training(
+    path: str | Path,
+    *,
+    on_event: Optional[EventCallback] = None,
+    stop: Optional[StopFlag] = None,
+) -> RunOutcome:
+    """Continue an interrupted (or killed) run in its own directory, with the
+    config it was started with, from the end of its last whole epoch."""
+    run_dir = RunDir.open(path)
+    config = run_dir.read_config()
+    status = run_dir.read_status().get("status")
+    if status in ENDED:
+        raise UserError(str(run_dir.path), f"run already {ENDED[status]}; nothing to resume (start a new run)")
+    run_dir.acquire()
     try:
         trainer = Trainer(config, run_dir, on_event=on_event, stop=stop)
+        if run_dir.last_checkpoint.exists():
+            _load_last(run_dir, config, trainer)
+        # else: killed before its first epoch ended; it starts from scratch.
+        run_dir.rewrite_metrics(trainer.history)
+        run_dir.write_status("running", resumed_from_epoch=trainer.epoch)
+        return _train_in(run_dir, config, on_event, stop, trainer)
+    finally:
+        run_dir.release()
+
+
+def _load_last(run_dir: RunDir, config: RunConfig, trainer: Trainer) -> None:
+    last = run_dir.last_checkpoint
+    payload = load_checkpoint(last)
+    check_matches(payload, config, last, run_dir.file(CONFIG))
+    if not payload["training_state"]:
+        raise UserError(str(last), "holds no training state to resume from")
+    try:
+        trainer.load_training_state(payload)
+    except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError):
+        raise UserError(str(last), "training state is damaged or does not fit this model") from None
+    if trainer.best_epoch and trainer.best_state is None:
+        raise UserError(str(last), "holds no best weights although it names a best epoch")
+    # A kill between the writes of best.pt and last.pt leaves best.pt one
+    # epoch ahead of last.pt: put back the best.pt that last.pt describes.
+    best_epoch_on_disk = None
+    if run_dir.best_checkpoint.exists():
+        try:
+            best_epoch_on_disk = load_checkpoint(run_dir.best_checkpoint)["epoch"]
+        except UserError:
+            pass  # damaged: rewritten below
+    if trainer.best_epoch and best_epoch_on_disk != trainer.best_epoch:
+        save_checkpoint(run_dir.best_checkpoint, model=trainer.model, model_state=trainer.best_state, config=config,
+                        n_frequencies=trainer.n_frequencies, epoch=trainer.best_epoch,
+                        training_state=trainer.training_state())
+
+
+def _mark_stopped(run_dir: RunDir, exc: BaseException) -> None:
+    """Record why a run ended early, if the disk still lets us."""
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    try:
+        run_dir.write_status(status, message=f"{exc.__class__.__name__}: {exc}")
+    except (UserError, OSError):
+        pass
+
+
+def _train_in(
+    run_dir: RunDir,
+    config: RunConfig,
+    on_event: Optional[EventCallback],
+    stop: Optional[StopFlag],
+    trainer: Optional[Trainer] = None,
+) -> RunOutcome:
+    run_dir.write_config(config)
+    if trainer is None:
+        run_dir.write_status("running", started=time.time(), model=config.model)
+    try:
+        trainer = trainer or Trainer(config, run_dir, on_event=on_event, stop=stop)
         training = trainer.fit()
     except BaseException as exc:
-        run_dir.write_status("failed", message=f"{exc.__class__.__name__}: {exc}")
+        _mark_stopped(run_dir, exc)
         raise
     results, report_paths, report_error = None, [], None
     if training.epochs_run > 0:
         metrics = full_evaluation(trainer.model, config, trainer.splits, trainer.device)
         results = results_record(config, trainer, training, metrics)
+        results["noisy_input"] = noisy_input_check(trainer.model, config, trainer.splits["test"], trainer.device)
         run_dir.write_results(results)
         try:
             report_paths = export_report(run_dir, {**results, "predictions": metrics["predictions"]})

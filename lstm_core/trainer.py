@@ -73,10 +73,17 @@ class Trainer:
         self.splits = splits or splits_for(config)
         self.n_frequencies = self.splits["train"].n_frequencies
 
+        if self.device.type == "cpu" and config.cpu_threads > 0:
+            # Process-wide. The model is small: on a busy 2-core machine two
+            # threads made a training step several times slower than one.
+            torch.set_num_threads(config.cpu_threads)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)  # window shuffling
         self.model = build_model(config, self.n_frequencies).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        # The fused Adam does the same update in one kernel instead of a
+        # handful of small ops per parameter (6x faster per step on CPU).
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                          fused=self.device.type in ("cpu", "cuda"))
         if config.scheduler == "cosine":
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
         else:
@@ -96,8 +103,11 @@ class Trainer:
         self.best_state: Optional[dict[str, torch.Tensor]] = None
 
     # ---- state for checkpoints / resume ------------------------------------
+    # Everything an epoch boundary needs to continue exactly. No stream
+    # state: every epoch starts each stream from its reset at t = 0, and a
+    # stopped epoch is dropped whole, so there is none to carry over.
     def training_state(self) -> dict[str, Any]:
-        return {
+        state = {
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "best_val_loss": self.best_val_loss,
@@ -107,7 +117,13 @@ class Trainer:
             "generator": self.generator.get_state(),
             "history": self.history,
             "curriculum_length": self.curriculum.length,
+            # best.pt and last.pt are two files, so a kill can fall between
+            # their writes; last.pt alone must be enough to rebuild best.pt.
+            "best_model_state": self.best_state or {},
         }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
 
     def load_training_state(self, payload: dict[str, Any]) -> None:
         """Continue from a last checkpoint (see `freq-tui train --resume`)."""
@@ -120,7 +136,11 @@ class Trainer:
         self.epochs_without_improvement = int(state["epochs_without_improvement"])
         torch.set_rng_state(state["torch_rng"])
         self.generator.set_state(state["generator"])
-        self.history = list(state["history"])
+        if self.device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.history = [dict(record) for record in state["history"]]
+        best = state.get("best_model_state") or {}
+        self.best_state = {k: v.to(self.device) for k, v in best.items()} or None
         self.curriculum.length = int(state.get("curriculum_length", self.curriculum.total))
         self.epoch = int(payload["epoch"])
 
@@ -148,8 +168,12 @@ class Trainer:
         self.on_event(RunStarted(config.epochs, n_batches, str(self.device), start_epoch=self.epoch + 1))
         started = time.monotonic()
         status, message = "finished", f"ran all {config.epochs} epochs"
+        # A resumed run whose last epoch had already used up its patience.
+        stopped_early = self.epoch > 0 and self.epochs_without_improvement >= config.patience
+        if stopped_early:
+            status, message = "early_stopped", self._early_stop_message()
 
-        while self.epoch < config.epochs:
+        while not stopped_early and self.epoch < config.epochs:
             epoch = self.epoch + 1
             epoch_start = time.monotonic()
             self.model.train()
@@ -173,7 +197,10 @@ class Trainer:
                     break
                 if time.monotonic() - last_report >= PROGRESS_INTERVAL_S or done == n_batches:
                     last_report = time.monotonic()
-                    self.on_event(BatchProgress(epoch, done, n_batches, float(loss_sum) / done))
+                    mean_loss = float(loss_sum) / done
+                    if not math.isfinite(mean_loss):
+                        break  # diverged: no point finishing the epoch
+                    self.on_event(BatchProgress(epoch, done, n_batches, mean_loss))
 
             if self.stop.is_set():
                 # The unfinished epoch is dropped: last.pt stays at the end of
@@ -183,11 +210,12 @@ class Trainer:
                 break
 
             train_loss = float(loss_sum) / max(done, 1)
-            val_loss, val_prediction = self.validation_loss()
+            val_loss, val_prediction = self.validation_loss() if math.isfinite(train_loss) else (math.nan, None)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 status = "diverged"
-                message = (f"loss became {'NaN' if math.isnan(train_loss) or math.isnan(val_loss) else 'infinite'} "
-                           f"in epoch {epoch}; checkpoints of epoch {self.epoch} kept (try a lower --lr)")
+                kind = "NaN" if math.isnan(train_loss) or math.isnan(val_loss) else "infinite"
+                kept = f"checkpoints of epoch {self.epoch} kept" if self.epoch else "no checkpoint was written"
+                message = f"loss became {kind} in epoch {epoch}; {kept} (try a lower --lr)"
                 break
 
             # While a curriculum still grows the trained prefix, the validation
@@ -225,8 +253,7 @@ class Trainer:
             self.on_event(EpochEnd(**record, **self._preview(val_prediction)))
 
             if self.epochs_without_improvement >= config.patience:
-                status = "early_stopped"
-                message = f"no validation improvement for {config.patience} epochs; best epoch {self.best_epoch}"
+                status, message = "early_stopped", self._early_stop_message()
                 break
 
         if self.best_state is not None:
@@ -235,6 +262,9 @@ class Trainer:
                              time.monotonic() - started, self.history)
         self.on_event(RunEnded(status, message, self.epoch, self.best_epoch, self.best_val_loss))
         return result
+
+    def _early_stop_message(self) -> str:
+        return f"no validation improvement for {self.config.patience} epochs; best epoch {self.best_epoch}"
 
     def _preview(self, prediction: torch.Tensor) -> dict[str, np.ndarray]:
         val = self.splits["val"]

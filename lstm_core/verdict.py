@@ -46,10 +46,10 @@ def verdict(test_mse: float, zero_mse: float, s_zero_mse: float, s_shuffled_mse:
     if skill < LEARNED_NOTHING_SKILL:
         code = "learned_nothing"
         if test_mse > zero_mse:
-            text = (f"The model learned nothing useful: its test MSE {test_mse:.4f} is no better than "
-                    f"predicting zero everywhere ({zero_mse:.4f}).")
+            text = (f"The model learned nothing useful for this data: its test MSE {test_mse:.4f} is no better "
+                    f"than predicting zero everywhere ({zero_mse:.4f}).")
         else:
-            text = (f"The model learned nothing useful: its test MSE {test_mse:.4f} is close to the zero "
+            text = (f"The model learned nothing useful for this data: its test MSE {test_mse:.4f} is close to the zero "
                     f"predictor's {zero_mse:.4f} (it explains only {_pct(skill)} of the target power).")
     elif shuffle_cost >= USES_SIGNAL_COST:
         code = "uses_signal"

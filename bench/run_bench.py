@@ -1,0 +1,236 @@
+"""Training speed, measured in one run on one machine.
+
+    python bench/run_bench.py                 # all of it, ~2-3 minutes on 2 cores
+    python bench/run_bench.py --repeats 1 --epochs 1   # a quick look
+
+Measures, each `--repeats` times:
+- epoch time and samples/s of our trainer: `stateful` (defaults, and with
+  truncation = step, the guide's own one-step gradient) and `sequence`;
+- the same for the guide's loop (bench/guide_reference.py);
+- test MSE after the same number of epochs, for all of them;
+- wall time from nothing (data generation included) to test MSE < 0.1 with
+  the `informative-fast` preset, and the one-time cost of a fresh process.
+Prints a markdown table and writes bench/results.json. The app's throughput
+against the headless command's is measured by bench/tui_bench.py.
+
+An epoch is one pass over the 40,000 training rows plus the validation pass,
+for our trainer and the reference alike. The machine may be shared: each
+figure is the median over repeats, with min and max beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.guide_reference import train_reference  # noqa: E402
+from lstm_core.config import build_config, load_preset  # noqa: E402
+from lstm_core.data import splits_for  # noqa: E402
+from lstm_core.evaluate import predict_signal  # noqa: E402
+from lstm_core.events import EpochEnd  # noqa: E402
+from lstm_core.files import atomic_write_json  # noqa: E402
+from lstm_core.metrics import mse  # noqa: E402
+from lstm_core.trainer import StopFlag, Trainer  # noqa: E402
+
+TARGET_MSE = 0.1
+
+
+def machine() -> dict:
+    model = platform.processor() or "unknown"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        model = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), model)
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
+
+
+def spread(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def test_mse(trainer: Trainer, config, splits) -> float:
+    test = splits["test"]
+    return mse(predict_signal(trainer.model, config, test, trainer.device), test.targets)
+
+
+def run_ours(overrides: dict, epochs: int, splits, threads: int, device: str) -> dict:
+    """Our trainer for `epochs` epochs (no early stop, no run directory).
+    Test MSE is taken from the weights after the last epoch, not the best
+    epoch's, so it compares like for like with the reference."""
+    config = build_config({"epochs": epochs, "patience": epochs + 1, "device": device,
+                           "cpu_threads": threads, **overrides})
+    after_last: dict = {}
+    trainer: Trainer | None = None
+
+    def on_event(event) -> None:
+        if isinstance(event, EpochEnd) and event.epoch == epochs:
+            after_last["test_mse"] = test_mse(trainer, config, splits)
+
+    trainer = Trainer(config, on_event=on_event, splits=splits)
+    result = trainer.fit()
+    rows = splits["train"].n_frequencies * splits["train"].n_samples
+    return {
+        "epoch_times": [h["epoch_time"] for h in result.history],
+        "train_losses": [h["train_loss"] for h in result.history],
+        "val_losses": [h["val_loss"] for h in result.history],
+        "test_mse": after_last["test_mse"],
+        "rows": rows,
+    }
+
+
+def time_to_target(preset: str, threads: int, device: str) -> dict:
+    """Wall time from generating the data to the end of the first epoch
+    whose weights give test MSE < 0.1. The test check after each epoch is
+    inside the clock (and so is a validation pass per epoch)."""
+    started = time.perf_counter()
+    raw = load_preset(preset)
+    config = build_config(raw, {"device": device, "cpu_threads": threads})
+    splits = splits_for(config)
+    stop = StopFlag()
+    trace: list[dict] = []
+    trainer: Trainer | None = None
+
+    def on_event(event) -> None:
+        if isinstance(event, EpochEnd):
+            value = test_mse(trainer, config, splits)
+            trace.append({"epoch": event.epoch, "wall_s": time.perf_counter() - started, "test_mse": value})
+            if value < TARGET_MSE:
+                stop.request("target reached")
+
+    trainer = Trainer(config, on_event=on_event, stop=stop, splits=splits)
+    trainer.fit()
+    hit = next((t for t in trace if t["test_mse"] < TARGET_MSE), None)
+    return {"reached": hit is not None, "wall_s": hit["wall_s"] if hit else None,
+            "epochs": hit["epoch"] if hit else None, "trace": trace,
+            "best_test_mse": min(t["test_mse"] for t in trace)}
+
+
+def first_optimizer_seconds() -> float:
+    """The one-time cost a fresh process pays when it builds its first torch
+    optimizer (torch imports torch._dynamo then). Measured in a subprocess
+    because this process has paid it already; not part of time to target."""
+    code = ("import time, torch; m = torch.nn.Linear(1, 1); t = time.perf_counter(); "
+            "torch.optim.Adam(m.parameters()); print(time.perf_counter() - t)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return float(out.strip())
+
+
+def summarise(name: str, runs: list[dict]) -> dict:
+    times = [t for run in runs for t in run["epoch_times"]]
+    rows = runs[0]["rows"]
+    return {
+        "name": name,
+        "epoch_s": spread(times),
+        "samples_per_s": spread([rows / t for t in times]),
+        "test_mse": runs[0]["test_mse"],  # deterministic: the same in every repeat
+        "test_mse_all": [run["test_mse"] for run in runs],
+        "runs": runs,
+    }
+
+
+def markdown(results: dict) -> str:
+    reference = results["throughput"].get("guide reference")
+    ref = reference["epoch_s"]["median"] if reference else None
+    epochs = results["settings"]["epochs"]
+    lines = [
+        f"| loop | epoch s (median, min-max) | samples/s | speed-up vs reference "
+        f"| test MSE after {epochs} epoch(s), {results['settings']['noise']} noise |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in results["throughput"].items():
+        e, s = row["epoch_s"], row["samples_per_s"]
+        speedup = f"{ref / e['median']:.1f}x" if ref else "n/a"
+        lines.append(f"| {name} | {e['median']:.3f} ({e['min']:.3f}-{e['max']:.3f}) | {s['median']:,.0f} "
+                     f"| {speedup} | {row['test_mse']:.4f} |")
+    ttt = results.get("time_to_target")
+    if ttt:
+        lines.append("")
+        walls = [r["wall_s"] for r in ttt["runs"] if r["reached"]]
+        if walls:
+            w = spread(walls)
+            lines.append(f"Time to test MSE < {TARGET_MSE} (preset `{ttt['preset']}`): median {w['median']:.2f} s "
+                         f"(min {w['min']:.2f}, max {w['max']:.2f}; reached in {len(walls)}/{len(ttt['runs'])} runs, "
+                         f"{ttt['runs'][0]['epochs']} epoch(s)), in a process that has built an optimizer before; "
+                         f"a fresh process pays {ttt['first_optimizer_s']:.2f} s once more for its first "
+                         f"optimizer (torch imports torch._dynamo).")
+        else:
+            lines.append(f"Time to test MSE < {TARGET_MSE} (preset `{ttt['preset']}`): not reached; best test MSE "
+                         f"{min(r['best_test_mse'] for r in ttt['runs']):.4f}.")
+    m = results["machine"]
+    lines.append("")
+    lines.append(f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, {results['settings']['threads']} "
+                 f"torch thread(s); load average {results['load_before'][0]:.2f} before, "
+                 f"{results['load_after'][0]:.2f} after.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per measured run (default 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each loop (default 3)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for every loop (default 1)")
+    parser.add_argument("--device", default="cpu", help="device for our trainer and the reference (default cpu)")
+    parser.add_argument("--preset", default="informative-fast", help="preset for the time-to-target run ('' skips it)")
+    parser.add_argument("--noise", default="literal", choices=["literal", "informative"],
+                        help="noise of the throughput runs (default literal, the defaults; under it every "
+                             "model's MSE stays near 0.5, so informative is the one that compares MSE)")
+    parser.add_argument("--duration", type=float, default=10.0, help="signal seconds for the throughput runs (default 10)")
+    parser.add_argument("--skip-reference", action="store_true", help="leave out the (slow) guide loop")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    results: dict = {"machine": machine(), "load_before": list(os.getloadavg()),
+                     "settings": {"epochs": args.epochs, "duration": args.duration, "noise": args.noise, "repeats": args.repeats, "threads": args.threads,
+                                  "device": args.device,
+                                  "command": "python bench/run_bench.py " + " ".join(sys.argv[1:] if argv is None else argv)}}
+    data = {"duration": args.duration, "noise": args.noise}
+    splits = splits_for(build_config(data))  # by default 4 x 10,000 rows
+    loops = {
+        "stateful (defaults)": {"model": "stateful"},
+        "stateful, truncation = step": {"model": "stateful", "truncation": "step"},
+        "sequence (defaults)": {"model": "sequence"},
+    }
+    runs: dict[str, list[dict]] = {name: [] for name in loops}
+    if not args.skip_reference:
+        runs = {"guide reference": [], **runs}
+    for repeat in range(args.repeats):  # interleaved, so a busy spell hits every loop alike
+        for name in runs:
+            print(f"[{repeat + 1}/{args.repeats}] {name} ...", file=sys.stderr, flush=True)
+            if name == "guide reference":
+                runs[name].append(train_reference(splits["train"], splits["val"], splits["test"],
+                                                  epochs=args.epochs, device=args.device))
+            else:
+                runs[name].append(run_ours({**data, **loops[name]}, args.epochs, splits, args.threads, args.device))
+    results["throughput"] = {name: summarise(name, r) for name, r in runs.items()}
+
+    if args.preset:
+        target_runs = []
+        for repeat in range(args.repeats):
+            print(f"[{repeat + 1}/{args.repeats}] time to target ({args.preset}) ...", file=sys.stderr, flush=True)
+            target_runs.append(time_to_target(args.preset, args.threads, args.device))
+        results["time_to_target"] = {"preset": args.preset, "target_mse": TARGET_MSE, "runs": target_runs,
+                                     "first_optimizer_s": first_optimizer_seconds()}
+
+    results["load_after"] = list(os.getloadavg())
+    text = markdown(results)
+    results["table"] = text
+    atomic_write_json(Path(args.out), results)
+    print(text)
+    print(f"\nwrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
