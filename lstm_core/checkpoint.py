@@ -62,10 +62,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise UserError(str(path), "checkpoint file not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as exc:
         # weights_only=True refuses any object that is not a tensor or plain
         # data, so a file that would run code when unpickled stops here.
-        raise UserError(str(path), "holds objects other than tensors and plain data; refused (never unpickled)") from None
+        if "GLOBAL" in str(exc):
+            raise UserError(str(path), "holds objects other than tensors and plain data; "
+                                       "refused (never unpickled)") from None
+        raise UserError(str(path), "not a readable checkpoint (not a PyTorch file, or damaged)") from None
     except Exception as exc:  # a truncated, corrupt or foreign file can fail in many ways
         text = str(exc).strip()
         first = text.splitlines()[0][:120] if text else exc.__class__.__name__

@@ -167,9 +167,12 @@ def check_resume_args(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
+        from .rundir import RunDir  # no torch: quick
+
         check_resume_args(args)
         if args.repeats > 1:
             raise UserError("--repeats", "cannot be combined with --resume")
+        RunDir.open(args.resume).read_config()  # a missing or broken run directory fails fast
         config = None
     else:
         config = config_from_args(args)  # before the heavy imports: bad input fails fast
@@ -265,3 +268,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except MemoryError:
         print("freq-tui: error: out of memory (try a smaller hidden_size, batch_size or duration)", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:
+        # A folder or file the system refused that no check above named (the
+        # library turns the ones it expects into UserErrors): still one line.
+        if exc.filename is None:
+            raise
+        print(f"freq-tui: error: {exc.filename}: {exc.strerror or exc.__class__.__name__}", file=sys.stderr)
+        return EXIT_USAGE

@@ -8,7 +8,6 @@ phase phi_i(t) ~ U(phase range) are drawn afresh:
 """
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,12 +147,21 @@ def load_npz(path: str | Path) -> SignalSet:
         raise UserError(str(path), "data set file not found") from None
     except UserError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except ValueError as exc:
+        if "Object arrays" in str(exc):  # loading it would unpickle
+            raise UserError(str(path), "holds Python objects, not plain arrays; refused (never unpickled)") from None
+        if "pickled data" in str(exc):  # neither .npz nor .npy: np.load would try pickle
+            raise UserError(str(path), "not a readable .npz data set (unknown or pickled data; never unpickled)") from None
+        raise UserError(str(path), f"not a readable .npz data set ({exc.__class__.__name__})") from None
+    except Exception as exc:  # a truncated, corrupt or foreign file can fail in many ways
         raise UserError(str(path), f"not a readable .npz data set ({exc.__class__.__name__})") from None
     S, targets, freqs, t = arrays["S"], arrays["targets"], arrays["frequencies"], arrays["t"]
     n = t.shape[0] if t.ndim == 1 else -1
     if not (S.ndim == 1 and S.shape[0] == n and freqs.ndim == 1 and targets.shape == (freqs.shape[0], n)):
         raise UserError(str(path), "array shapes do not fit together (S, t, targets, frequencies)")
+    numeric = (S, targets, freqs, t, *(arrays[k] for k in PARAM_KEYS))
+    if not all(a.dtype.kind in "fiu" for a in numeric) or any(arrays[k].size != 1 for k in PARAM_KEYS):
+        raise UserError(str(path), "arrays are not numbers of the expected sizes")
     return SignalSet(
         t=t.astype(np.float64),
         S=S.astype(np.float64),

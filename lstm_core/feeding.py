@@ -21,7 +21,7 @@ from typing import Iterator, Optional
 import torch
 
 from .config import WINDOW_MODELS, RunConfig
-from .models import State
+from .models import FrequencyLSTM, MultiTaskLSTM, State
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (model outputs with grad, targets)
 
@@ -177,7 +177,8 @@ def _one_step_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
 
     One layer takes the fast path below; deeper models the step-by-step
     gather (`_one_step_batches_stepwise`), which gives the same numbers."""
-    if model.lstm.num_layers == 1 and getattr(model, "h0", None) is None:  # zero reset state
+    # the fast path assumes the zero reset state
+    if model.lstm.num_layers == 1 and type(model) in _READOUTS and getattr(model, "h0", None) is None:
         yield from _one_step_batches_fast(model, inputs, targets, chunk)
     else:
         yield from _one_step_batches_stepwise(model, inputs, targets, chunk)
@@ -205,6 +206,14 @@ def _one_step_batches_stepwise(model, inputs, targets, chunk: int) -> Iterator[B
         c0 = torch.stack(c_before, dim=1).transpose(1, 2).reshape(state[0].shape[0], -1, state[0].shape[2])
         out, _ = model(x.reshape(n_streams * steps, 1, n_features), (h0, c0))
         yield out.reshape(n_streams, steps, *out.shape[2:]), targets[:, start : start + chunk]
+
+
+# What each model's forward does with the LSTM's output; the fast path below
+# recomputes that output itself. A model not listed takes the stepwise path.
+_READOUTS = {
+    FrequencyLSTM: lambda model, hidden: model.head(hidden).squeeze(-1),
+    MultiTaskLSTM: lambda model, hidden: model.head(hidden),
+}
 
 
 def _one_step_batches_fast(model, inputs, targets, chunk: int) -> Iterator[Batch]:
@@ -237,7 +246,7 @@ def _one_step_batches_fast(model, inputs, targets, chunk: int) -> Iterator[Batch
                 cells.append(torch.addcmul(ig_t, f_t, cells[-1]))
             c_before = torch.stack(cells[:-1], dim=1)  # (streams, steps, H)
         h = o * torch.tanh(f * c_before + ig)
-        out = model.head(h).squeeze(-1)
+        out = _READOUTS[type(model)](model, h)
         h0, c0 = h_last[0], c_last[0]
         yield out, targets[:, start : start + chunk]
 

@@ -28,20 +28,6 @@ def _umask() -> int:
 NEW_FILE_MODE = 0o666 & ~_umask()
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable; not every platform can open a folder."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
     path = Path(path)
     try:
@@ -69,7 +55,8 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
             raise UserError(str(path), f"cannot write ({exc.strerror or exc.__class__.__name__}); "
                                        "the previous version, if any, is unchanged") from None
         raise
-    _fsync_dir(path.parent)
+    # (No fsync of the folder: after a power cut the rename may be lost, which
+    # leaves the previous version, still a whole file.)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

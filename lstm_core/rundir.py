@@ -1,9 +1,12 @@
 """A run directory and the files in it. Every file is written atomically."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -23,9 +26,8 @@ RESULTS = "results.json"
 STATUS = "status.json"
 BEST = "best.pt"
 LAST = "last.pt"
-# Created exclusively when a directory is claimed for a run (so two runs never
-# share one), and flock'ed while a process trains in it (so a resume or a
-# second process can tell the run is alive; the lock dies with the process).
+# flock'ed while a process trains in the directory, so a resume (or the app)
+# can tell the run is alive; the lock dies with the process, even on SIGKILL.
 LOCK = ".lock"
 MAX_NAME = 100
 
@@ -33,7 +35,8 @@ MAX_NAME = 100
 def _safe_name(text: str) -> str:
     """Only letters, digits, '-', '_' and '.', never a path separator, never
     '.' or '..', never empty: a name that always stays inside its folder."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:MAX_NAME].strip(".-") or "run"
+    text = re.sub(r"[^A-Za-z0-9._-]+|\.\.+", "-", text)  # separators, spaces and '..' become '-'
+    return re.sub(r"-{2,}", "-", text)[:MAX_NAME].strip(".-") or "run"
 
 
 def default_run_name(config: RunConfig) -> str:
@@ -52,18 +55,20 @@ class RunDir:
     def create(cls, config: RunConfig, runs_root: str | Path = "runs") -> "RunDir":
         """`config.run_dir` names the directory exactly; it must not exist or
         be empty. Otherwise a new `runs_root/<timestamp>-<model>[-<run_name>][-N]`
-        is made. Either way the directory is claimed by creating its lock file
-        exclusively, so two runs started at once never share one. The new
-        RunDir holds the lock; `release()` lets it go."""
+        is made. The new RunDir already holds its config.toml and its lock
+        (`release()` lets the lock go)."""
         if config.run_dir:
             path = Path(config.run_dir)
             if path.exists() and (not path.is_dir() or any(path.iterdir())):
                 raise UserError(str(path), "run directory already exists and is not empty (choose a new --run-dir)")
             try:
-                path.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise UserError(str(path), f"cannot create run directory ({exc.strerror})") from None
-            return cls(path)._claim()
+                raise UserError(str(path.parent), f"cannot create folder ({exc.strerror})") from None
+            try:
+                return cls._build(path, config)
+            except FileExistsError:
+                raise UserError(str(path), "run directory was just taken by another run (choose a new --run-dir)") from None
         root = Path(runs_root)
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -72,33 +77,52 @@ class RunDir:
         stem = default_run_name(config)
         for n in range(1, 10_000):
             path = root / (stem if n == 1 else f"{stem}-{n}")
-            try:
-                path.mkdir()
-            except FileExistsError:
+            if path.exists():
                 continue
-            except OSError as exc:
-                raise UserError(str(path), f"cannot create run directory ({exc.strerror})") from None
-            return cls(path)._claim()
+            try:
+                return cls._build(path, config)
+            except FileExistsError:  # another run took this name a moment ago
+                continue
         raise UserError(str(root), "too many runs with the same timestamp")
 
-    def _claim(self) -> "RunDir":
+    @classmethod
+    def _build(cls, path: Path, config: RunConfig) -> "RunDir":
+        """Build the directory under a hidden temporary name (lock, then
+        config.toml) and rename it into place. So a run directory never exists
+        without its config, even if the process is killed right here; and a
+        rename onto a directory that is no longer empty fails, so two runs
+        started at the same moment never share one. FileExistsError if
+        another run got there first."""
         try:
-            fd = os.open(self.path / LOCK, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            raise UserError(str(self.path), "run directory was just taken by another run (choose a new --run-dir)") from None
+            staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent))
         except OSError as exc:
-            raise UserError(str(self.path), f"cannot write in run directory ({exc.strerror})") from None
-        self._hold_lock(fd)
-        return self
+            raise UserError(str(path), f"cannot create run directory ({exc.strerror})") from None
+        run = cls(staging)
+        try:
+            run._hold_lock(os.open(staging / LOCK, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            run.write_config(config)
+            os.rename(staging, path)
+        except BaseException as exc:
+            run.release()
+            shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR, errno.ENOTDIR):
+                raise FileExistsError(str(path)) from None
+            if isinstance(exc, OSError):
+                raise UserError(str(path), f"cannot create run directory ({exc.strerror})") from None
+            raise
+        run.path = path
+        return run
 
     def _hold_lock(self, fd: int) -> None:
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:
                 os.close(fd)
                 pid = self.read_status().get("pid", "?")
                 raise UserError(str(self.path), f"is in use by another freq-tui process (pid {pid})") from None
+            except OSError:
+                pass  # a filesystem without locks: the directory is still claimed, just not locked
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
@@ -130,8 +154,10 @@ class RunDir:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             return False
-        except OSError:
+        except BlockingIOError:
             return True
+        except OSError:  # a filesystem without locks
+            return False
         finally:
             os.close(fd)
 

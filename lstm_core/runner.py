@@ -96,7 +96,7 @@ def resume_training(
             _load_last(run_dir, config, trainer)
         # else: killed before its first epoch ended; it starts from scratch.
         run_dir.rewrite_metrics(trainer.history)
-        run_dir.write_status("running", resumed_from_epoch=trainer.epoch)
+        run_dir.write_status("running", resumed_from_epoch=trainer.epoch, message=f"resumed from epoch {trainer.epoch}")
         return _train_in(run_dir, config, on_event, stop, trainer)
     finally:
         run_dir.release()

@@ -1,5 +1,6 @@
 """`freq-tui train` end to end, as a user runs it."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,11 @@ TINY = ["--duration", "0.3", "--fs", "100", "--frequencies", "2,5", "--epochs", 
 
 
 def freq_tui(*args, cwd=None):
+    # PYTHONPATH: run this checkout's code even from another cwd (an editable
+    # install elsewhere would otherwise win).
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     return subprocess.run([sys.executable, "-m", "lstm_core", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+                          cwd=cwd, timeout=300, env=env)
 
 
 def test_train_writes_a_complete_run_directory(tmp_path):

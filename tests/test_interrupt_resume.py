@@ -2,8 +2,8 @@
 on CPU, ends with exactly the numbers of a run that was never interrupted."""
 import json
 import math
+import multiprocessing
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +24,13 @@ from lstm_core.trainer import StopFlag
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMES = ("epoch_time", "train_time_s")  # wall-clock, the only numbers allowed to differ
+
+
+@pytest.fixture(autouse=True)
+def no_report(monkeypatch):
+    """The report (five matplotlib figures, seconds per run) is not what
+    these tests are about; runs here skip drawing it."""
+    monkeypatch.setattr("lstm_core.runner.export_report", lambda *args, **kwargs: [])
 
 
 def without_times(record):
@@ -50,7 +57,10 @@ def run_files(run_dir: Path):
     dict(model="stateful", epochs=5),
     # dropout (global RNG), shuffled windows (generator), a plateau-driven lr
     dict(model="sequence", sequence_length=5, num_layers=2, dropout=0.3, epochs=5, lr_patience=0, lr=0.05),
-], ids=["stateful", "sequence-dropout"])
+    dict(model="stateful", augment_snr_db=10.0, epochs=4),  # fresh input noise every epoch
+    dict(model="attention", sequence_length=5, epochs=4),
+    dict(model="multitask", epochs=4),
+], ids=["stateful", "sequence-dropout", "augmented", "attention", "multitask"])
 def test_resumed_run_ends_with_the_same_numbers(settings, tiny_config, tmp_path):
     config = tiny_config(**settings)
     reference = run_training(config, runs_root=tmp_path / "reference").run_dir.path
@@ -65,7 +75,7 @@ def test_resumed_run_ends_with_the_same_numbers(settings, tiny_config, tmp_path)
     assert len((path / "metrics.jsonl").read_text().splitlines()) == 2
 
     second = resume_training(path)
-    assert second.training.status == "finished" and second.training.epochs_run == 5
+    assert second.training.status == "finished" and second.training.epochs_run == config.epochs
     assert json.loads((path / "status.json").read_text())["status"] == "finished"
     assert run_files(path) == run_files(reference)
     # best.pt on disk is the same model as the reference's, weight for weight
@@ -188,48 +198,70 @@ def test_second_signal_stops_at_once():
 # ---- real signals sent to a headless `freq-tui train` ---------------------------
 SLOW_TINY = ["--duration", "2", "--fs", "100", "--frequencies", "2,5", "--hidden-size", "8", "--batch-size", "8",
              "--device", "cpu", "--noise", "informative", "--epochs", "12"]
+fork = multiprocessing.get_context("fork") if sys.platform != "win32" else None
 
 
-def start_training(run: Path, *extra):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "lstm_core", "train", *extra], cwd=run.parent, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_epochs(run: Path, n: int, proc, timeout=120.0):
+def wait_for(condition, proc_alive, timeout=120.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"training ended early: {proc.communicate()}")
-        if len(RunDir(run).read_metrics()) >= n:
+        if condition():
             return
-        time.sleep(0.01)
-    raise AssertionError("training did not reach the epoch in time")
+        assert proc_alive(), "training ended before the signal was sent"
+        time.sleep(0.005)
+    raise AssertionError("timed out")
 
 
-@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
-def test_signal_keeps_the_run_and_resume_matches_an_uninterrupted_run(signame, tiny_config, tmp_path):
-    run = tmp_path / "run"
-    proc = start_training(run, *SLOW_TINY, "--run-dir", str(run))
-    wait_for_epochs(run, 1, proc)
-    proc.send_signal(getattr(signal, signame))
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == cli.EXIT_INTERRUPTED == 130, err
-    assert "Traceback" not in err
+def check_interrupted(run: Path) -> int:
     status = json.loads((run / "status.json").read_text())
     assert status["status"] == "interrupted"
-    kept = load_checkpoint(run / "last.pt")["epoch"]
-    assert 1 <= kept < 12
+    kept = load_checkpoint(run / "last.pt")["epoch"] if (run / "last.pt").exists() else 0
     assert [m["epoch"] for m in RunDir(run).read_metrics()] == list(range(1, kept + 1))
-    if signame != "SIGHUP":  # after a hang-up the output goes nowhere, by design
-        assert f"Continue with: freq-tui train --resume {run}" in " ".join(out.split())
-    if signame != "SIGTERM":
-        return  # one resume through the CLI is enough; the others resume in-process above
-    proc = start_training(run, "--resume", str(run))
+    return kept
+
+
+def test_ctrl_c_in_a_real_process(tmp_path):
+    """`python -m lstm_core train` as a user starts it: Ctrl+C once the run
+    directory exists. Exit 130, status interrupted, a hint how to resume."""
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "lstm_core", "train", *SLOW_TINY, "--run-dir", str(run)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (run / "status.json").exists(), lambda: proc.poll() is None)
+    proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    args = dict(zip(SLOW_TINY[::2], SLOW_TINY[1::2]))
-    config_values = {k[2:].replace("-", "_"): v for k, v in args.items()}
-    from lstm_core.config import build_config
-    reference = run_training(build_config(config_values), runs_root=tmp_path / "reference").run_dir.path
+    assert proc.returncode == cli.EXIT_INTERRUPTED == 130, err
+    assert "Traceback" not in err + out
+    kept = check_interrupted(run)
+    assert kept < 12
+    assert f"Continue with: freq-tui train --resume {run}" in " ".join(out.split())
+
+
+def cli_child(argv):
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    torch.set_num_threads(1)
+    sys.exit(cli.main(argv))
+
+
+@pytest.mark.skipif(fork is None, reason="needs fork")
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_signal_keeps_the_run_and_resume_matches_an_uninterrupted_run(signame, tmp_path):
+    """The CLI entry point in a forked process (warm, so quick): a signal
+    after epoch 1, then `train --resume`, ends with the numbers of a run that
+    was never interrupted."""
+    reference = tmp_path / "reference"
+    assert cli.main(["train", *SLOW_TINY, "--run-dir", str(reference)]) == 0  # also warms up this process
+    run = tmp_path / "run"
+    child = fork.Process(target=cli_child, args=(["train", *SLOW_TINY, "--run-dir", str(run)],))
+    child.start()
+    wait_for(lambda: len(RunDir(run).read_metrics()) >= 1, child.is_alive)
+    os.kill(child.pid, getattr(signal, signame))
+    child.join(timeout=120)
+    assert child.exitcode == cli.EXIT_INTERRUPTED
+    assert 1 <= check_interrupted(run) < 12
+    child = fork.Process(target=cli_child, args=(["train", "--resume", str(run)],))
+    child.start()
+    child.join(timeout=300)
+    assert child.exitcode == 0
     assert run_files(run) == run_files(reference)

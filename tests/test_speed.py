@@ -12,7 +12,7 @@ from lstm_core import feeding
 from lstm_core.config import build_config, load_preset
 from lstm_core.data import generate_for, splits_for
 from lstm_core.errors import ConfigError
-from lstm_core.models import FrequencyLSTM
+from lstm_core.models import FrequencyLSTM, MultiTaskLSTM
 from lstm_core.trainer import Trainer, to_device
 
 
@@ -39,6 +39,33 @@ def test_fast_one_step_path_gives_the_stepwise_outputs_and_gradients(n_samples, 
     for update_a, update_b in zip(slow[1], fast[1]):
         for a, b in zip(update_a, update_b):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_frequencies", [1, 3])
+def test_fast_one_step_path_matches_stepwise_for_the_multitask_model(n_frequencies):
+    torch.manual_seed(0)
+    model = MultiTaskLSTM(n_frequencies, hidden_size=8)
+    inputs, targets = torch.randn(1, 40, 1), torch.randn(1, 40, n_frequencies)
+    slow = _grads_per_update(model, feeding._one_step_batches_stepwise(model, inputs, targets, 16))
+    fast = _grads_per_update(model, feeding._one_step_batches_fast(model, inputs, targets, 16))
+    assert fast[0][0].shape == (1, 16, n_frequencies)
+    for a, b in zip(slow[0], fast[0]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    for update_a, update_b in zip(slow[1], fast[1]):
+        for a, b in zip(update_a, update_b):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_a_model_the_fast_path_does_not_know_takes_the_stepwise_path(monkeypatch):
+    class Other(FrequencyLSTM):  # same weights, a readout the fast path cannot assume
+        def forward(self, x, state=None):
+            out, state = self.lstm(x, state)
+            return 2 * self.head(out).squeeze(-1), state
+
+    calls = []
+    monkeypatch.setattr(feeding, "_one_step_batches_stepwise", lambda *a: calls.append("stepwise") or iter(()))
+    list(feeding._one_step_batches(Other(2, hidden_size=4), torch.zeros(2, 10, 3), torch.zeros(2, 10), 4))
+    assert calls == ["stepwise"]
 
 
 def test_fast_path_is_taken_for_one_layer_and_stepwise_for_deeper(tiny_config, monkeypatch):

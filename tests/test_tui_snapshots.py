@@ -1,0 +1,123 @@
+"""Snapshot tests: every screen at 80x24 (and Train with NO_COLOR).
+
+Screens that show a run are fed synthetic, fixed data (no training, no
+clock), so the pictures are the same on every machine. Update them with
+`pytest tests/test_tui_snapshots.py --snapshot-update` after checking the
+report.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lstm_core.config import build_config
+from tui.app import FreqApp
+from tui.evaluation import RunEvaluation
+from tui.messages import BatchesDone, EpochRecord, EpochsDone, Preview, TrainingStarted
+from tui.session import TrainingSession
+
+TINY = {"duration": 0.2, "fs": 100.0, "epochs": 2, "hidden_size": 8, "device": "cpu"}
+SIZE = (80, 24)
+FREQUENCIES = [1.0, 3.0, 5.0, 7.0]
+
+
+def make_app(tmp_path: Path) -> FreqApp:
+    return FreqApp(TINY, runs_root=str(tmp_path / "runs"))
+
+
+def test_configure_screen(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE)
+
+
+def test_configure_screen_with_errors(snap_compare, tmp_path):
+    async def bad_values(pilot):
+        screen = pilot.app.screen
+        screen.query_one("#field-duration").value = "-1"
+        screen.query_one("#field-amplitude_low").value = "x"
+        await pilot.pause()
+
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=bad_values)
+
+
+def feed_training(app: FreqApp) -> None:
+    """A run in its fourth epoch of five, as the worker's messages describe it."""
+    app.session = TrainingSession(run_dir="runs/20260101-120000-stateful", source="app", state="starting",
+                                  total_epochs=5, frequencies=FREQUENCIES)
+    app.on_training_started(TrainingStarted(app.session.run_dir, 5, 40, "cpu", 1))
+    records = [EpochRecord(e, 0.52 - 0.03 * e, 0.51 - 0.025 * e, 1e-3, 2.0, True) for e in (1, 2, 3)]
+    t = np.linspace(0.0, 1.0, 200)
+    target = np.stack([np.sin(2 * np.pi * f * t) for f in FREQUENCIES])
+    app.on_epochs_done(EpochsDone(records, Preview(t, 0.7 * target, target)))
+    app.on_batches_done(BatchesDone(4, 10, 40, 0.431))
+    app.session.epoch_started_at = 0.0  # no wall-clock batch ETA in a snapshot
+
+
+async def show_training(pilot):
+    app = pilot.app
+    feed_training(app)
+    await app.switch_mode("train")
+    await pilot.pause()
+    app.screen.draw()
+    await pilot.pause()
+
+
+def test_train_screen(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=show_training)
+
+
+def test_train_screen_no_color(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=show_training)
+
+
+def synthetic_evaluation() -> RunEvaluation:
+    fs, n = 100.0, 400
+    t = np.arange(n) / fs
+    targets = np.stack([np.sin(2 * np.pi * f * t) for f in FREQUENCIES])
+    predictions = 0.9 * targets
+    results = {
+        "train_mse": 0.0061, "test_mse": 0.0064, "ratio": 1.049, "ratio_verdict": "excellent generalisation",
+        "per_frequency": [{"hz": f, "train_mse": 0.006, "test_mse": 0.0064, "correlation": 0.999}
+                          for f in FREQUENCIES],
+        "baselines": {"zero_mse": 0.5, "bandpass_mse": 0.03},
+        "ablation": {"s_zero_mse": 0.49, "s_shuffled_mse": 0.51},
+        "verdict": {"code": "uses_input", "text": "The model uses the input: it beats both baselines."},
+    }
+    config = build_config(TINY)
+    return RunEvaluation(Path("runs/20260101-120000-stateful"), config, {"status": "finished"}, results,
+                         t, targets.sum(axis=0), targets, predictions, np.array(FREQUENCIES), fs)
+
+
+def test_evaluate_screen(snap_compare, tmp_path):
+    async def show(pilot):
+        await pilot.app.switch_mode("evaluate")
+        await pilot.pause()
+        pilot.app.screen.show(synthetic_evaluation())
+        await pilot.pause()
+
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=show)
+
+
+def test_runs_screen(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.chdir(tmp_path)
+    for name, status, mse in (("20260101-120000-stateful", "finished", 0.4987),
+                              ("20260101-130000-sequence", "cancelled", None)):
+        run = tmp_path / "runs" / name
+        run.mkdir(parents=True)
+        (run / "config.toml").write_text("")
+        (run / "status.json").write_text(json.dumps({"status": status, "model": name.split("-")[-1],
+                                                     "started": 1767268800.0 + (3600 if "13" in name else 0),
+                                                     "test_mse": mse}))
+        (run / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2, 3)))
+    app = FreqApp(TINY, runs_root="runs")
+    assert snap_compare(app, terminal_size=SIZE, press=["f5"])
+    time.tzset()
+
+
+def test_help_screen(snap_compare, tmp_path):
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, press=["f1"])

@@ -1,0 +1,299 @@
+"""freq-tui: the Textual application.
+
+The app owns the training worker and the TrainingSession the Train screen
+draws, so switching screens never stops or loses a run. Each screen is a
+mode with its own stack (F2-F5); F1 opens help; ctrl+p the command palette.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from lstm_core.config import RunConfig, load_config_file, load_toml
+from lstm_core.errors import UserError
+from lstm_core.rundir import RunDir
+from lstm_core.trainer import StopFlag
+
+from .follow import checkpoint_preview
+from .messages import BatchesDone, EpochRecord, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
+from .screens.configure import ConfigureScreen
+from .screens.dialogs import ConfirmDialog, ErrorDialog
+from .screens.evaluate import EvaluateScreen
+from .screens.help import HelpScreen
+from .screens.runs import RunsScreen
+from .screens.train import TrainScreen
+from .session import TrainingSession, epoch_line
+
+FOLLOW_INTERVAL_S = 1.0
+
+
+class FreqApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "freq-tui"
+    MODES = {"configure": ConfigureScreen, "train": TrainScreen, "evaluate": EvaluateScreen, "runs": RunsScreen}
+    DEFAULT_MODE = "configure"
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("f2", "switch_mode('configure')", "Config"),
+        Binding("f3", "switch_mode('train')", "Train"),
+        Binding("f4", "switch_mode('evaluate')", "Eval"),
+        Binding("f5", "switch_mode('runs')", "Runs"),
+        Binding("ctrl+q", "request_quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, settings: Optional[dict[str, Any]] = None, runs_root: str | Path = "runs") -> None:
+        super().__init__()
+        self.initial_settings = dict(settings or {})  # raw values the form starts with
+        self.runs_root = str(runs_root)
+        self.session = TrainingSession()
+        self.session_changed: Signal[bool] = Signal(self, "session-changed")  # payload: final
+        self.stop_flag: Optional[StopFlag] = None
+        self.evaluation_target: Optional[str] = None
+        self._follow_timer = None
+        self._follow_run: Optional[RunDir] = None
+
+    # ---- session updates (UI thread) ----------------------------------------
+    def publish(self, final: bool = False) -> None:
+        self.session.touch()
+        self.session_changed.publish(final)
+
+    @property
+    def training_active(self) -> bool:
+        return self.session.source == "app" and self.session.active
+
+    def start_training(self, config: RunConfig) -> bool:
+        if self.training_active:
+            self.notify("A run is already training: stop it first (s on Train)", severity="warning")
+            return False
+        self.stop_following()
+        try:
+            run_dir = RunDir.create(config, self.runs_root)
+        except UserError as exc:
+            self.push_screen(ErrorDialog("Cannot start training", str(exc)))
+            return False
+        self.stop_flag = StopFlag()
+        self.session = TrainingSession(run_dir=str(run_dir.path), source="app", state="starting",
+                                       total_epochs=config.epochs, frequencies=list(config.frequencies))
+        self.session.add_log(f"run directory {run_dir.path}")
+        self.publish()
+        # Show the Train screen first and start the worker once it is drawn:
+        # building the screen then does not compete with the first epoch.
+        self.switch_mode("train")
+        self.call_after_refresh(self._launch_training, config, run_dir, self.stop_flag)
+        return True
+
+    def _launch_training(self, config: RunConfig, run_dir: RunDir, stop: StopFlag) -> None:
+        from .worker import train_in_worker
+
+        self.run_worker(partial(train_in_worker, config, run_dir, stop, self.post_message),
+                        name="training", group="training", thread=True, exclusive=True, exit_on_error=False)
+
+    def on_training_started(self, message: TrainingStarted) -> None:
+        s = self.session
+        s.state, s.device = "running", message.device
+        s.total_epochs, s.batches_per_epoch, s.start_epoch = message.total_epochs, message.batches_per_epoch, message.start_epoch
+        s.epoch, s.batch, s.epoch_started_at = message.start_epoch, 0, time.monotonic()
+        s.add_log(f"training on {message.device}: {message.total_epochs} epochs x {message.batches_per_epoch} updates")
+        self.publish()
+
+    def on_batches_done(self, message: BatchesDone) -> None:
+        s = self.session
+        s.epoch, s.batch, s.batch_loss = message.epoch, message.batch, message.loss
+        s.batches_per_epoch = message.batches_per_epoch
+        self.publish()
+
+    def on_epochs_done(self, message: EpochsDone) -> None:
+        s = self.session
+        for record in message.records:
+            s.history.append(record)
+            s.log.append(epoch_line(record))
+        if message.preview is not None:
+            s.preview = message.preview
+        s.epoch, s.batch, s.epoch_started_at = s.epochs_done + 1, 0, time.monotonic()
+        self.publish()
+
+    def on_trainer_stopped(self, message: TrainerStopped) -> None:
+        self.session.state = "evaluating"
+        self.session.message = message.message
+        self.session.add_log(f"{message.status}: {message.message}; evaluating on the test set")
+        self.publish()
+
+    def on_training_ended(self, message: TrainingEnded) -> None:
+        s = self.session
+        s.state, s.message, s.results = message.status, message.message, message.results
+        if message.status in ("finished", "early_stopped"):
+            s.batch = s.batches_per_epoch  # the last epoch is whole
+        if message.results:
+            s.add_log(f"test MSE {message.results['test_mse']:.5f}  train MSE {message.results['train_mse']:.5f}")
+            self.evaluation_target = message.run_dir
+        s.add_log(f"done ({message.status}). Press e to evaluate.")
+        self.publish(final=True)
+        self.notify(f"Run {message.status}: {message.run_dir}", title="Training")
+
+    def on_training_failed(self, message: TrainingFailed) -> None:
+        self.session.state = "failed"
+        self.session.message = message.error
+        self.session.add_log(f"failed: {message.error}")
+        self.publish(final=True)
+        if self._exit:  # quitting: nobody is left to read a dialog
+            return
+        self.push_screen(ErrorDialog("Training failed", f"{message.error}\n\nRun directory: {message.run_dir}"))
+
+    def action_stop_training(self) -> None:
+        if not self.training_active or self.stop_flag is None:
+            if self._follow_timer is not None:
+                self.stop_following()
+                self.notify("Stopped following (the run itself goes on)")
+            else:
+                self.notify("No training is running", severity="warning")
+            return
+        self.stop_flag.request("cancelled")
+        self.session.add_log("stop requested: finishing the current batch")
+        self.publish()
+
+    # ---- following a run another process writes -----------------------------
+    def follow_run(self, path: str) -> None:
+        if self.training_active:
+            self.notify("The app is training: stop it before following another run", severity="warning")
+            return
+        try:
+            run = RunDir.open(path)
+            config = run.read_config()
+        except UserError as exc:
+            self.push_screen(ErrorDialog("Cannot follow run", str(exc)))
+            return
+        self.stop_following()
+        self._follow_run = run
+        self.session = TrainingSession(run_dir=str(run.path), source="follow", state="running",
+                                       total_epochs=config.epochs, frequencies=list(config.frequencies))
+        self.session.add_log(f"following {run.path}")
+        self.poll_followed_run()
+        if self.session.active:
+            self._follow_timer = self.set_interval(FOLLOW_INTERVAL_S, self.poll_followed_run)
+        self.switch_mode("train")
+
+    def poll_followed_run(self) -> None:
+        run, s = self._follow_run, self.session
+        if run is None:
+            return
+        changed = False
+        for record in run.read_metrics()[len(s.history):]:
+            epoch_record = EpochRecord(int(record["epoch"]), float(record["train_loss"]), float(record["val_loss"]),
+                                       float(record.get("lr", 0.0)), float(record.get("epoch_time", 0.0)),
+                                       bool(record.get("is_best", False)))
+            s.history.append(epoch_record)
+            s.log.append(epoch_line(epoch_record))
+            changed = True
+        if changed and not any(w.group == "follow-preview" and w.is_running for w in self.workers):
+            self.run_worker(partial(checkpoint_preview, str(run.path)), name="follow-preview",
+                            group="follow-preview", thread=True, exit_on_error=False)
+        status = run.read_status()
+        state = status.get("status", "running")
+        if state != s.state:
+            s.state, s.message = state, status.get("message", "")
+            changed = True
+        final = state != "running"
+        if final:
+            results = run.read_results()
+            if results is not None:
+                self.evaluation_target = str(run.path)
+            s.add_log(f"run ended: {state}")
+            self.stop_following(keep_session=True)
+        if changed or final:
+            # Polls come once a second at most: no need to throttle the redraw.
+            self.publish(final=True)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "follow-preview" or event.state != WorkerState.SUCCESS or worker.result is None:
+            return
+        if self.session.source == "follow" and self._follow_run is not None:
+            self.session.preview = worker.result
+            self.publish(final=not self.session.active)
+
+    def stop_following(self, keep_session: bool = False) -> None:
+        if self._follow_timer is not None:
+            self._follow_timer.stop()
+            self._follow_timer = None
+        if not keep_session:
+            self._follow_run = None
+
+    # ---- evaluation -------------------------------------------------------------
+    def open_evaluation(self, path: str) -> None:
+        self.evaluation_target = path
+        self.switch_mode("evaluate")
+
+    # ---- app-wide actions -------------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_request_quit(self) -> None:
+        if not self.training_active:
+            self.exit(0)
+            return
+
+        def answered(stop: bool | None) -> None:
+            if stop:
+                if self.stop_flag is not None:
+                    self.stop_flag.request("cancelled")
+                self.exit(0)
+
+        self.push_screen(ConfirmDialog("Training is running. Stop it (checkpoints are kept) and quit?"), answered)
+
+    def action_export(self) -> None:
+        self.switch_mode("evaluate")
+        self.call_after_refresh(lambda: self._screen_action("export"))
+
+    def _screen_action(self, name: str) -> None:
+        action = getattr(self.screen, f"action_{name}", None)
+        if action is not None:
+            action()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Start training", "Train with the configuration in the form", self._start_from_form)
+        yield SystemCommand("Stop training", "Finish the current batch, keep checkpoints, mark the run cancelled",
+                            self.action_stop_training)
+        yield SystemCommand("Export report", "Write the report and PNG figures into the run directory",
+                            self.action_export)
+        yield SystemCommand("Load config", "Fill the form from a TOML file", partial(self._configure_action, "load"))
+        yield SystemCommand("Save config", "Save the form as a TOML file", partial(self._configure_action, "save"))
+        for mode, text in (("configure", "Configure"), ("train", "Train"), ("evaluate", "Evaluate"), ("runs", "Runs")):
+            yield SystemCommand(f"Go to {text}", f"Show the {text} screen", partial(self.switch_mode, mode))
+
+    def _configure_action(self, name: str) -> None:
+        self.switch_mode("configure")
+        self.call_after_refresh(lambda: self._screen_action(name))
+
+    def _start_from_form(self) -> None:
+        self._configure_action("start")
+
+
+def run_app(config_path: Optional[str] = None, runs_root: str | Path = "runs") -> int:
+    """Open the app, the form filled from `config_path` if given. A config
+    file that cannot be read or is invalid is a one-line error, exit 2."""
+    settings: dict[str, Any] = {}
+    if config_path:
+        try:
+            load_config_file(config_path)  # names the file and the field
+            settings = load_toml(config_path)
+        except UserError as exc:
+            print(f"freq-tui: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+    app = FreqApp(settings, runs_root=runs_root)
+    app.run()
+    if app.training_active:
+        # Quit while training: the worker finishes its batch, evaluates and
+        # writes the run's files before the process can end.
+        print(f"freq-tui: stopping the run in {app.session.run_dir} (checkpoints are kept)...", file=sys.stderr)
+    return app.return_code or 0

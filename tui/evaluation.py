@@ -1,0 +1,73 @@
+"""Evaluate a run directory for the Evaluate screen (runs on a worker thread).
+
+The core evaluates the run's best checkpoint on its own data; this keeps the
+test-set arrays the charts need next to it. Headless: no Textual here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lstm_core.config import RunConfig
+from lstm_core.data import generate_for
+from lstm_core.errors import UserError
+from lstm_core.report import evaluate_run as core_evaluate_run
+from lstm_core.report import export_report
+from lstm_core.rundir import RunDir
+
+
+@dataclass
+class RunEvaluation:
+    run_dir: Path
+    config: RunConfig
+    status: dict[str, Any]
+    results: dict[str, Any]  # full_evaluation's output, arrays included (export reuses it)
+    t: np.ndarray  # (N,) test time axis
+    signal: np.ndarray  # (N,) test input S
+    targets: np.ndarray  # (K, N) test targets
+    predictions: np.ndarray  # (K, N) model output on the test set
+    frequencies: np.ndarray  # (K,)
+    fs: float
+
+
+def evaluate_run(path: str | Path) -> RunEvaluation:
+    """Evaluate the run's best.pt again on its own data (lstm_core.report)."""
+    run_dir = RunDir.open(path)
+    config = run_dir.read_config()
+    results = core_evaluate_run(run_dir)
+    test = generate_for(config, config.test_seed)
+    predictions = np.asarray(results["predictions"]["test"], dtype=np.float64)
+    if predictions.shape != test.targets.shape:
+        raise UserError(str(run_dir.path), "the predictions do not fit the run's test set (config.toml changed?)")
+    return RunEvaluation(run_dir.path, config, run_dir.read_status(), results, test.t, test.S, test.targets,
+                         predictions, test.frequencies, test.fs)
+
+
+def export(evaluation: RunEvaluation) -> list[Path]:
+    """report.md, report.html and the PNG figures, written into the run directory."""
+    return export_report(evaluation.run_dir, results=evaluation.results)
+
+
+def amplitude_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Single-sided amplitude spectrum: a unit sine at f shows as 1.0 at f."""
+    n = x.shape[-1]
+    spectrum = np.abs(np.fft.rfft(x)) * 2.0 / n
+    return np.fft.rfftfreq(n, 1.0 / fs), spectrum
+
+
+def fmt(value: Any, digits: int = 5) -> str:
+    if value is None:
+        return "n/a"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(number):
+        return "n/a"
+    if math.isinf(number):
+        return "inf"
+    return f"{number:.{digits}f}"

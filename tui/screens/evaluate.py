@@ -1,0 +1,187 @@
+"""Evaluate: what the model learned, next to what trivial predictors get.
+
+The evaluation runs on a thread worker (loading a checkpoint and running the
+model over the data takes a moment); the screen shows the tables and charts
+when it is done. Export writes the report and PNG figures into the run
+directory, also off the UI thread.
+"""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from ..evaluation import RunEvaluation, amplitude_spectrum, evaluate_run, export, fmt
+from ..widgets.charts import LineChart, Series
+from .dialogs import ErrorDialog, TextDialog
+
+WAVE_SECONDS = 2.0
+
+
+def short_verdict(text: str) -> str:
+    """The verdict's first sentence; `v` shows all of it."""
+    first, dot, rest = text.partition(". ")
+    return f"{first}{dot.strip()}  (v: full verdict)" if rest.strip() else text
+
+
+class EvaluateScreen(Screen):
+    BINDINGS = [
+        Binding("x", "export", "Export"),
+        Binding("r", "reload", "Re-evaluate", show=False),  # in F1 help; the footer is full at 80 columns
+        Binding("f", "next_frequency", "Next Hz"),
+        Binding("v", "verdict", "Verdict"),
+        Binding("1", "frequency(0)", "f1", show=False),
+        Binding("2", "frequency(1)", "f2", show=False),
+        Binding("3", "frequency(2)", "f3", show=False),
+        Binding("4", "frequency(3)", "f4", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.evaluation: Optional[RunEvaluation] = None
+        self.loading: Optional[str] = None
+        self.frequency_index = 0
+        self.exported: list[Path] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("No run to evaluate: train one (F2) or open one on Runs (F5).", id="eval-status")
+        with Horizontal(id="eval-tables"):
+            yield DataTable(id="per-frequency", cursor_type="row", zebra_stripes=False)
+            yield DataTable(id="baselines", cursor_type="row")
+        yield Static("", id="verdict")
+        with Horizontal(id="eval-charts"):
+            yield LineChart("Prediction vs target", id="pred-chart")
+            yield LineChart("Spectrum", id="spectrum-chart")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.sub_title = "Evaluate"
+        self.query_one("#per-frequency", DataTable).add_columns("f", "Hz", "train MSE", "test MSE", "corr")
+        self.query_one("#baselines", DataTable).add_columns("predictor", "test MSE")
+        self.check_target()
+
+    def on_screen_resume(self) -> None:
+        self.check_target()
+
+    def check_target(self) -> None:
+        target = self.app.evaluation_target
+        if target and target != self.loading and (self.evaluation is None or str(self.evaluation.run_dir) != target):
+            self.load(target)
+
+    # ---- evaluation ---------------------------------------------------------
+    def load(self, path: str) -> None:
+        self.loading = path
+        self.query_one("#eval-status", Static).update(f"Evaluating {path} ...")
+        self.run_worker(partial(evaluate_run, path), name="evaluate", group="evaluate",
+                        thread=True, exclusive=True, exit_on_error=False)
+
+    def action_reload(self) -> None:
+        target = self.app.evaluation_target
+        if target:
+            self.evaluation = None
+            self.load(target)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "evaluate":
+            if event.state == WorkerState.SUCCESS:
+                self.loading = None
+                self.show(worker.result)
+            elif event.state == WorkerState.ERROR:
+                self.loading = None
+                self.query_one("#eval-status", Static).update(f"Evaluation failed: {worker.error}")
+                self.app.push_screen(ErrorDialog("Evaluation failed", str(worker.error)))
+        elif worker.group == "export":
+            if event.state == WorkerState.SUCCESS:
+                self.exported = list(worker.result)
+                folder = self.evaluation.run_dir if self.evaluation else ""
+                self.notify(f"Report written to {folder} ({len(self.exported)} files)", title="Export", timeout=10)
+            elif event.state == WorkerState.ERROR:
+                self.app.push_screen(ErrorDialog("Export failed", str(worker.error)))
+
+    def show(self, evaluation: RunEvaluation) -> None:
+        self.evaluation = evaluation
+        results = evaluation.results
+        status = evaluation.status.get("status", "unknown")
+        ratio = f"{fmt(results.get('ratio'), 3)} ({results.get('ratio_verdict', '')})"
+        self.query_one("#eval-status", Static).update(
+            f"{evaluation.run_dir}  {evaluation.config.model}, noise {evaluation.config.noise}, {status}\n"
+            f"train MSE {fmt(results.get('train_mse'))}  test MSE {fmt(results.get('test_mse'))}  ratio {ratio}")
+
+        table = self.query_one("#per-frequency", DataTable)
+        table.clear()
+        for k, row in enumerate(results.get("per_frequency", []), 1):
+            table.add_row(str(k), f"{row['hz']:g}", fmt(row["train_mse"]), fmt(row["test_mse"]),
+                          fmt(row["correlation"], 3))
+
+        baselines = self.query_one("#baselines", DataTable)
+        baselines.clear()
+        baselines.add_row("model", fmt(results.get("test_mse")))
+        base = results.get("baselines") or {}
+        ablation = results.get("ablation") or {}
+        for label, value in (("zero", base.get("zero_mse")), ("band-pass", base.get("bandpass_mse")),
+                             ("model, S=0", ablation.get("s_zero_mse")),
+                             ("model, S shuffled", ablation.get("s_shuffled_mse"))):
+            if value is not None:
+                baselines.add_row(label, fmt(value))
+        self.query_one("#verdict", Static).update(short_verdict(self.verdict_text()))
+        self.draw_charts()
+
+    def draw_charts(self) -> None:
+        evaluation = self.evaluation
+        if evaluation is None:
+            return
+        k = min(self.frequency_index, evaluation.targets.shape[0] - 1)
+        hz = evaluation.frequencies[k]
+        n = min(evaluation.t.shape[0], max(2, int(WAVE_SECONDS * evaluation.fs)))
+        self.query_one("#pred-chart", LineChart).show(evaluation.t[:n], [
+            Series("prediction", evaluation.predictions[k, :n], marker="braille", color="magenta"),
+            Series("target", evaluation.targets[k, :n], marker="dot", color="green"),
+        ], title=f"f{k + 1} = {hz:g} Hz, test set (1-4, f)", xlabel="t [s]")
+
+        freqs, spec_input = amplitude_spectrum(evaluation.signal, evaluation.fs)
+        _, spec_target = amplitude_spectrum(evaluation.targets[k], evaluation.fs)
+        _, spec_pred = amplitude_spectrum(evaluation.predictions[k], evaluation.fs)
+        upper = 1.5 * float(np.max(evaluation.frequencies)) + 1.0
+        keep = freqs <= upper
+        self.query_one("#spectrum-chart", LineChart).show(freqs[keep], [
+            Series("input S", spec_input[keep], marker="dot", color="blue"),
+            Series("target", spec_target[keep], marker="x", color="green"),
+            Series("prediction", spec_pred[keep], marker="braille", color="magenta"),
+        ], title=f"Amplitude spectrum, f{k + 1}", xlabel="Hz")
+
+    # ---- actions --------------------------------------------------------------
+    def action_frequency(self, index: int) -> None:
+        if self.evaluation is not None and index < self.evaluation.targets.shape[0]:
+            self.frequency_index = index
+            self.draw_charts()
+
+    def verdict_text(self) -> str:
+        verdict = (self.evaluation.results.get("verdict") or {}) if self.evaluation else {}
+        return verdict.get("text", "")
+
+    def action_verdict(self) -> None:
+        if self.verdict_text():
+            self.app.push_screen(TextDialog("Verdict", self.verdict_text()))
+
+    def action_next_frequency(self) -> None:
+        if self.evaluation is not None:
+            self.frequency_index = (self.frequency_index + 1) % self.evaluation.targets.shape[0]
+            self.draw_charts()
+
+    def action_export(self) -> None:
+        if self.evaluation is None:
+            self.notify("Nothing to export yet", severity="warning")
+            return
+        self.notify(f"Exporting report to {self.evaluation.run_dir} ...")
+        self.run_worker(partial(export, self.evaluation), name="export", group="export",
+                        thread=True, exclusive=True, exit_on_error=False)

@@ -1,0 +1,80 @@
+"""What the Train screen shows, as plain state on the UI thread.
+
+Two sources feed it: the app's own training worker (through messages) and a
+followed run directory that a headless `freq-tui train` is writing. The
+screen only reads it, so leaving and re-entering the screen loses nothing.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .messages import EpochRecord, Preview
+
+
+@dataclass
+class TrainingSession:
+    run_dir: str = ""
+    source: str = "none"  # none | app | follow
+    state: str = "idle"  # idle | starting | running | evaluating | <final status from status.json>
+    message: str = ""
+    device: str = ""
+    total_epochs: int = 0
+    start_epoch: int = 1
+    batches_per_epoch: int = 0
+    epoch: int = 0  # epoch in progress (1-based)
+    batch: int = 0  # batches done in the epoch in progress
+    batch_loss: float = math.nan
+    history: list[EpochRecord] = field(default_factory=list)
+    preview: Optional[Preview] = None
+    frequencies: list[float] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    results: Optional[dict] = None
+    # Wall-clock marks for the batch ETA (monotonic seconds).
+    epoch_started_at: float = 0.0
+    version: int = 0  # bumped on every change; views redraw when it moves
+
+    def touch(self) -> None:
+        self.version += 1
+
+    def add_log(self, line: str) -> None:
+        self.log.append(line)
+        self.touch()
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("starting", "running", "evaluating")
+
+    @property
+    def epochs_done(self) -> int:
+        return self.history[-1].epoch if self.history else max(0, self.start_epoch - 1)
+
+    def epoch_eta_s(self) -> Optional[float]:
+        """Remaining epochs times the mean measured epoch time."""
+        times = [r.epoch_time for r in self.history[-10:]]
+        if not times or not self.total_epochs:
+            return None
+        return (self.total_epochs - self.epochs_done) * (sum(times) / len(times))
+
+    def batch_eta_s(self, now: Optional[float] = None) -> Optional[float]:
+        if not self.batch or not self.batches_per_epoch or not self.epoch_started_at:
+            return None
+        elapsed = (now if now is not None else time.monotonic()) - self.epoch_started_at
+        return elapsed / self.batch * (self.batches_per_epoch - self.batch)
+
+
+def format_eta(seconds: Optional[float]) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def epoch_line(record: EpochRecord) -> str:
+    best = "  best" if record.is_best else ""
+    return (f"epoch {record.epoch:>3}  train {record.train_loss:.5f}  val {record.val_loss:.5f}  "
+            f"lr {record.lr:.1e}  {record.epoch_time:.1f}s{best}")

@@ -1,0 +1,74 @@
+"""The training worker's side: trainer events in, app messages out.
+
+Everything here runs on the worker thread. It never touches a widget; it
+only calls `post` (the app's thread-safe `post_message`) with small messages.
+Epoch ends are coalesced so the UI gets at most a few messages per second
+however fast the epochs go; batch progress is already throttled by the
+trainer (5 per second).
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional
+
+import numpy as np
+from textual.message import Message
+
+from lstm_core.config import RunConfig
+from lstm_core.events import BatchProgress, EpochEnd, RunEnded, RunStarted, TrainerEvent
+from lstm_core.rundir import RunDir
+from lstm_core.runner import run_training
+from lstm_core.trainer import StopFlag
+
+from .messages import BatchesDone, EpochRecord, EpochsDone, Preview, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
+
+EPOCH_POST_INTERVAL_S = 0.25
+
+
+class EventBridge:
+    def __init__(self, post: Callable[[Message], object], run_dir: str, clock: Callable[[], float] = time.monotonic):
+        self.post = post
+        self.run_dir = run_dir
+        self.clock = clock
+        self.pending: list[EpochRecord] = []
+        self.preview: Optional[Preview] = None
+        self.last_epoch_post = -float("inf")
+
+    def __call__(self, event: TrainerEvent) -> None:
+        if isinstance(event, RunStarted):
+            self.post(TrainingStarted(self.run_dir, event.total_epochs, event.batches_per_epoch,
+                                      event.device, event.start_epoch))
+        elif isinstance(event, BatchProgress):
+            self.post(BatchesDone(event.epoch, event.batch, event.batches_per_epoch, float(event.loss)))
+        elif isinstance(event, EpochEnd):
+            self.pending.append(EpochRecord(event.epoch, float(event.train_loss), float(event.val_loss),
+                                            float(event.lr), float(event.epoch_time), bool(event.is_best)))
+            self.preview = Preview(np.array(event.preview_t, dtype=np.float64),
+                                   np.array(event.preview_output, dtype=np.float64),
+                                   np.array(event.preview_target, dtype=np.float64))
+            if self.clock() - self.last_epoch_post >= EPOCH_POST_INTERVAL_S:
+                self.flush()
+        elif isinstance(event, RunEnded):
+            self.flush()
+            self.post(TrainerStopped(event.status, event.message))
+
+    def flush(self) -> None:
+        if self.pending:
+            self.post(EpochsDone(self.pending, self.preview))
+            self.pending = []
+            self.last_epoch_post = self.clock()
+
+
+def train_in_worker(config: RunConfig, run_dir: RunDir, stop: StopFlag, post: Callable[[Message], object]) -> None:
+    """The body of the app's thread worker. Every outcome, an exception
+    included, ends in exactly one TrainingEnded or TrainingFailed message."""
+    bridge = EventBridge(post, str(run_dir.path))
+    try:
+        outcome = run_training(config, run_dir=run_dir, on_event=bridge, stop=stop)
+    except BaseException as exc:  # shown in a dialog; the app stays up
+        bridge.flush()
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        post(TrainingFailed(f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__, str(run_dir.path)))
+        return
+    bridge.flush()
+    post(TrainingEnded(outcome.training.status, outcome.training.message, str(run_dir.path), outcome.results))
