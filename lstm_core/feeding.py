@@ -171,6 +171,14 @@ def _chunk_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
         yield out, targets[:, start : start + chunk]
 
 
+def reset_state(model, batch: int, like: torch.Tensor) -> State:
+    """The state at t = 0: the model's own (it may be learned), else zeros."""
+    if hasattr(model, "initial_state"):
+        return model.initial_state(batch, like)
+    zeros = like.new_zeros(model.lstm.num_layers, batch, model.lstm.hidden_size)
+    return zeros, zeros
+
+
 def _one_step_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
     """The guide's L = 1 gradient: each step's loss backpropagates through
     that step only, from the (detached) state the stream had before it.
@@ -197,7 +205,7 @@ def _one_step_batches_stepwise(model, inputs, targets, chunk: int) -> Iterator[B
         with torch.no_grad():
             for t in range(steps):
                 if state is None:
-                    state = model.initial_state(n_streams, x)
+                    state = reset_state(model, n_streams, x)
                 h_before.append(state[0])
                 c_before.append(state[1])
                 _, state = model(x[:, t : t + 1], state)
