@@ -66,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN_DIR",
                        help="continue an interrupted run from its last.pt, with the config saved in RUN_DIR")
     train.set_defaults(handler=cmd_train)
+    sweep = sub.add_parser("sweep", help="train both models over phase-noise ranges 0..2pi; table and PNG")
+    sweep.add_argument("--out", default="sweep", help="folder for sweep.csv, sweep.md and sweep.png (default: sweep)")
+    sweep.add_argument("--fractions", default=None, metavar="LIST",
+                       help="phase ranges as fractions of 2pi, e.g. 0,0.01,0.1,0.25,0.5,0.75,1 (the default)")
+    sweep.add_argument("--stateful-preset", default="informative-stateful", metavar="NAME",
+                       help="settings for the stateful model (default: informative-stateful)")
+    sweep.add_argument("--sequence-preset", default="informative-sequence", metavar="NAME",
+                       help="settings for the sequence model (default: informative-sequence)")
+    sweep.add_argument("--epochs", default=None, metavar="N", help="override the presets' epochs (quicker sweeps)")
+    sweep.add_argument("--seed", default=None, metavar="N", help="override the training seed")
+    sweep.set_defaults(handler=cmd_sweep)
+
     extract = sub.add_parser("extract", help="run a trained model on a WAV file and write what it extracts")
     extract.add_argument("audio", metavar="AUDIO.wav", help="8/16/24/32-bit PCM or 32/64-bit float WAV, any rate, mono or multi-channel")
     extract.add_argument("--checkpoint", required=True, metavar="CKPT", help="a checkpoint (best.pt) or a run directory")
@@ -194,6 +206,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     if status == "diverged":
         print(f"freq-tui: error: {outcome.training.message}", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import DEFAULT_FRACTIONS, base_settings, run_sweep, sweep_configs
+
+    fractions = DEFAULT_FRACTIONS
+    if args.fractions:
+        try:
+            fractions = tuple(float(x) for x in args.fractions.replace(",", " ").split())
+        except ValueError:
+            raise UserError("--fractions", f"must be numbers between 0 and 1 (got {args.fractions!r})") from None
+        if not fractions or any(not 0.0 <= f <= 1.0 for f in fractions):
+            raise UserError("--fractions", f"must be numbers between 0 and 1 (got {args.fractions!r})")
+    overrides = {name: getattr(args, name) for name in ("epochs", "seed") if getattr(args, name) is not None}
+    base = base_settings({"stateful": args.stateful_preset, "sequence": args.sequence_preset})
+    points = sweep_configs(base, fractions, overrides)
+
+    def show(row) -> None:
+        print(f"phase U(0, {row['phase_fraction']:g}*2pi) {row['model']:>8}: test MSE {row['test_mse']:.5f} "
+              f"(band-pass {row['bandpass_mse']:.5f}, zero {row['zero_mse']:.3f}, {row['train_time_s']:.0f} s)",
+              flush=True)
+
+    run_sweep(points, args.out, on_row=show)
+    print(f"Wrote {args.out}/sweep.csv, sweep.md and sweep.png")
     return EXIT_OK
 
 

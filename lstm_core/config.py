@@ -33,7 +33,9 @@ NOISE_PRESETS: dict[str, tuple[float, float]] = {
 NOISE_CHOICES = (*NOISE_PRESETS, "custom")
 MODEL_CHOICES = ("stateful", "sequence", "attention", "multitask")
 WINDOW_MODELS = ("sequence", "attention")  # models fed windows of sequence_length
-TRUNCATION_CHOICES = ("chunk", "step")
+TRUNCATION_CHOICES = ("chunk", "step", "full")
+AUGMENT_CHOICES = ("none", "shuffle_s")
+SCHEDULER_CHOICES = ("plateau", "cosine")
 SEED_MAX = 2**32 - 1
 # Input values (streams x samples x features) one data set may hold: about
 # 200 MB of float32 per set, three sets per run. The default uses 200,000.
@@ -99,8 +101,17 @@ class RunConfig:
     )
     truncation: str = knob(
         "chunk", group="model",
-        help="Stateful/multitask model: backprop through each chunk (chunk) or one step only (step)",
+        help="Stateful/multitask model: backprop through each chunk (chunk), one step only (step), "
+        "or (stateful) the whole trained prefix from the reset (full)",
         choices=TRUNCATION_CHOICES,
+    )
+    chrono_init: int = knob(
+        0, group="model",
+        help="Chrono initialisation of the gate biases for time scales up to this many steps (0: PyTorch default)",
+        min=0,
+    )
+    learned_init_state: bool = knob(
+        False, group="model", help="Learn the state the reset sets (instead of zeros)"
     )
     # --- training -----------------------------------------------------------
     epochs: int = knob(50, group="training", help="Maximum epochs", min=1)
@@ -120,6 +131,33 @@ class RunConfig:
         0.0, group="training",
         help="Training only: add white Gaussian noise to S at this SNR in dB, fresh each epoch (0 = off)",
         min=-40.0, max=120.0, blank=0.0,
+    )
+    scheduler: str = knob(
+        "plateau", group="training",
+        help="Learning-rate schedule: plateau (ReduceLROnPlateau on val loss) or cosine (to 0 over the epochs)",
+        choices=SCHEDULER_CHOICES,
+    )
+    updates_per_epoch: int = knob(
+        10, group="training", help="truncation = full: updates (passes over the trained prefix) per epoch", min=1
+    )
+    # Regimes for the literal noise, where S is i.i.d. over time and a model
+    # can only learn the targets by timing from the reset.
+    augment: str = knob(
+        "none", group="training",
+        help="shuffle_s: a fresh time shuffle of the training S for every pass (only when S is i.i.d. over time)",
+        choices=AUGMENT_CHOICES,
+    )
+    stream_copies: int = knob(
+        1, group="training", help="Rows per frequency in a batch (copies differ by their shuffle of S)", min=1, max=256
+    )
+    curriculum_start: int = knob(
+        0, group="training", help="Curriculum: steps trained from the reset at first (0: the whole stream)", min=0
+    )
+    curriculum_growth: float = knob(
+        1.5, group="training", help="Curriculum: factor the trained prefix grows by", gt=1.0
+    )
+    curriculum_threshold: float = knob(
+        0.01, group="training", help="Curriculum: grow once an epoch's train loss is below this", gt=0.0
     )
     # --- device and output -----------------------------------------------
     device: str = knob(
@@ -274,6 +312,23 @@ def validate(config: RunConfig) -> None:
             raise ConfigError("sequence_length", f"must not exceed the {config.n_samples} samples of the signal")
     if config.num_layers == 1 and config.dropout > 0:
         raise ConfigError("dropout", "needs num_layers >= 2 (PyTorch applies it between layers)")
+    stateful_stream = config.model == "stateful" or (config.model == "sequence" and config.carry_state)
+    if config.truncation == "full" and config.model != "stateful":
+        raise ConfigError("truncation", "full applies to the stateful model only")
+    if config.augment == "shuffle_s" and high - low < TWO_PI - 1e-9:
+        raise ConfigError("augment", "shuffle_s needs a phase range of 2pi: only then is S i.i.d. over time "
+                          "and a shuffle another draw of the same noise")
+    if config.augment != "none" and config.model not in ("stateful", "sequence"):
+        raise ConfigError("augment", f"{config.augment} applies to the stateful and sequence models only")
+    if config.learned_init_state and config.model not in ("stateful", "sequence"):
+        raise ConfigError("learned_init_state", "applies to the stateful and sequence models only")
+    if config.stream_copies > 1 and config.augment == "none":
+        raise ConfigError("stream_copies", "copies only differ with an augmentation (set augment)")
+    if config.curriculum_start > 0 and not stateful_stream:
+        raise ConfigError("curriculum_start", "needs a model that carries state along the stream "
+                          "(stateful, or sequence with carry_state)")
+    if config.curriculum_start > config.n_samples:
+        raise ConfigError("curriculum_start", f"must not exceed the {config.n_samples} samples of the signal")
     if len({config.train_seed, config.val_seed, config.test_seed}) != 3:
         raise ConfigError("val_seed", "train_seed, val_seed and test_seed must all differ")
 

@@ -37,6 +37,7 @@ class EpochEnd:
     preview_t: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     preview_output: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
     preview_target: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+    trained_length: Optional[int] = None  # steps from the reset trained on (a curriculum's prefix)
 
 
 @dataclass(frozen=True)

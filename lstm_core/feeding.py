@@ -15,6 +15,7 @@ and always get predictions of shape (K, N) back.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Iterator, Optional
 
 import torch
@@ -60,10 +61,17 @@ def augment(inputs: torch.Tensor, snr_db: float, generator: torch.Generator) -> 
 
 
 def batches_per_epoch(config: RunConfig, n_streams: int, n_samples: int) -> int:
+    """Updates in one epoch; `n_samples` is the trained prefix under a curriculum."""
     if _uses_windows(config):
-        n_windows = n_streams * (n_samples // config.sequence_length)
+        n_windows = n_streams * config.stream_copies * (n_samples // config.sequence_length)
         return math.ceil(n_windows / config.batch_size)
+    if _full_bptt(config):
+        return config.updates_per_epoch
     return math.ceil(n_samples / chunk_length(config))
+
+
+def _full_bptt(config: RunConfig) -> bool:
+    return config.model == "stateful" and config.truncation == "full"
 
 
 def train_batches(
@@ -72,19 +80,86 @@ def train_batches(
     inputs: torch.Tensor,
     targets: torch.Tensor,
     generator: torch.Generator,
+    length: Optional[int] = None,
 ) -> Iterator[Batch]:
     """Yield (outputs, targets) for each update of one epoch; the caller does
     the backward pass and the optimizer step between yields. Validation and
-    test never pass through here, so augmentation is training-only."""
+    test never pass through here, so augmentation is training-only.
+
+    `length` (a curriculum) limits training to the first `length` steps of
+    every stream, from the reset. The augmentations are drawn afresh for
+    every pass over the streams: once per epoch, or once per update with
+    full BPTT."""
+    length = inputs.shape[1] if length is None else length
     inputs = augment(inputs, config.augment_snr_db, generator)
     if config.model == "multitask":
         inputs, targets = multitask_stream(inputs, targets)
+    if _full_bptt(config):
+        for _ in range(config.updates_per_epoch):
+            x, y = augmented(config, inputs, targets, generator)
+            yield from _chunk_batches(model, x[:, :length], y[:, :length], length)
+        return
+    x, y = augmented(config, inputs, targets, generator)
+    x, y = x[:, :length], y[:, :length]
     if _uses_windows(config):
-        yield from _window_batches(model, inputs, targets, config.sequence_length, config.batch_size, generator)
+        yield from _window_batches(model, x, y, config.sequence_length, config.batch_size, generator)
     elif config.model in ("stateful", "multitask") and config.truncation == "step":
-        yield from _one_step_batches(model, inputs, targets, config.batch_size)
+        yield from _one_step_batches(model, x, y, config.batch_size)
     else:
-        yield from _chunk_batches(model, inputs, targets, chunk_length(config))
+        yield from _chunk_batches(model, x, y, chunk_length(config))
+
+
+def augmented(config: RunConfig, inputs: torch.Tensor, targets: torch.Tensor,
+              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training streams a pass sees: `stream_copies` rows per frequency,
+    and with augment = shuffle_s each row's S replaced by its own random time
+    shuffle of the training S. Under the literal noise S is i.i.d. over time,
+    so a shuffle is another draw of the same noise built from the seed-1
+    data alone; the targets stay in time order. Without augmentation the
+    streams are returned as they are."""
+    if config.augment == "none":
+        return inputs, targets
+    x = inputs.repeat(config.stream_copies, 1, 1)
+    y = targets.repeat(config.stream_copies, 1)
+    x[..., 0] = shuffle_in_time(x[..., 0], generator)
+    return x, y
+
+
+def shuffle_in_time(signal: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """An independent random permutation of each row of (rows, N): every row
+    keeps its multiset of values."""
+    keys = torch.rand(signal.shape, generator=generator)
+    order = torch.argsort(keys, dim=1).to(signal.device)
+    return torch.gather(signal, 1, order)
+
+
+@dataclass
+class Curriculum:
+    """The prefix of every stream (steps from the reset) that training sees.
+    It starts at `length` and grows by `growth` each time an epoch's train
+    loss falls below `threshold`, until it covers the whole stream. Training
+    on a short prefix first lets the model learn the start of each waveform
+    before it must carry it over thousands of steps."""
+    length: int
+    total: int
+    growth: float
+    threshold: float
+
+    @classmethod
+    def for_config(cls, config: RunConfig, total: int) -> "Curriculum":
+        start = config.curriculum_start if config.curriculum_start > 0 else total
+        return cls(min(start, total), total, config.curriculum_growth, config.curriculum_threshold)
+
+    @property
+    def complete(self) -> bool:
+        return self.length >= self.total
+
+    def update(self, train_loss: float) -> bool:
+        """After an epoch: grow if the loss is low enough. True if it grew."""
+        if self.complete or not train_loss < self.threshold:
+            return False
+        self.length = min(self.total, max(self.length + 1, math.ceil(self.length * self.growth)))
+        return True
 
 
 def _chunk_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
@@ -96,13 +171,22 @@ def _chunk_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
         yield out, targets[:, start : start + chunk]
 
 
+def reset_state(model, batch: int, like: torch.Tensor) -> State:
+    """The state at t = 0: the model's own (it may be learned), else zeros."""
+    if hasattr(model, "initial_state"):
+        return model.initial_state(batch, like)
+    zeros = like.new_zeros(model.lstm.num_layers, batch, model.lstm.hidden_size)
+    return zeros, zeros
+
+
 def _one_step_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
     """The guide's L = 1 gradient: each step's loss backpropagates through
     that step only, from the (detached) state the stream had before it.
 
     One layer takes the fast path below; deeper models the step-by-step
     gather (`_one_step_batches_stepwise`), which gives the same numbers."""
-    if model.lstm.num_layers == 1 and type(model) in _READOUTS:
+    # the fast path assumes the zero reset state
+    if model.lstm.num_layers == 1 and type(model) in _READOUTS and getattr(model, "h0", None) is None:
         yield from _one_step_batches_fast(model, inputs, targets, chunk)
     else:
         yield from _one_step_batches_stepwise(model, inputs, targets, chunk)
@@ -121,9 +205,7 @@ def _one_step_batches_stepwise(model, inputs, targets, chunk: int) -> Iterator[B
         with torch.no_grad():
             for t in range(steps):
                 if state is None:
-                    layers = model.lstm.num_layers
-                    zeros = x.new_zeros(layers, n_streams, model.lstm.hidden_size)
-                    state = (zeros, zeros)
+                    state = reset_state(model, n_streams, x)
                 h_before.append(state[0])
                 c_before.append(state[1])
                 _, state = model(x[:, t : t + 1], state)

@@ -28,12 +28,24 @@ class RunOutcome:
     report_error: Optional[str] = None  # why the report could not be written
 
 
+REGIME_FIELDS = ("truncation", "batch_size", "carry_state", "sequence_length", "augment", "stream_copies",
+                 "curriculum_start", "curriculum_growth", "curriculum_threshold", "updates_per_epoch",
+                 "learned_init_state", "chrono_init", "scheduler", "hidden_size", "lr", "seed")
+
+
+def training_regime(config: RunConfig) -> dict[str, Any]:
+    """The settings that say how the model was trained (augmentation,
+    curriculum, truncation...), named in results.json and the report."""
+    return {name: getattr(config, name) for name in REGIME_FIELDS}
+
+
 def results_record(config: RunConfig, trainer: Trainer, training: TrainResult, metrics: dict[str, Any]) -> dict[str, Any]:
     return {
         "status": training.status,
         "stop_reason": training.message,
         "model": config.model,
         "noise": config.noise,
+        "training_regime": training_regime(config),
         "augment_snr_db": config.augment_snr_db,  # 0 = no training-time noise augmentation
         "epochs_run": training.epochs_run,
         "best_epoch": training.best_epoch,

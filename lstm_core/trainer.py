@@ -84,12 +84,16 @@ class Trainer:
         # handful of small ops per parameter (6x faster per step on CPU).
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                           fused=self.device.type in ("cpu", "cuda"))
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
-        )
+        if config.scheduler == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
+        else:
+            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
+            )
         # Tensors are built once and stay on the training device.
         self.train_x, self.train_y = to_device(self.splits["train"], self.device)
         self.val_x, self.val_y = to_device(self.splits["val"], self.device)
+        self.curriculum = feeding.Curriculum.for_config(config, self.train_y.shape[1])
 
         self.epoch = 0  # epochs completed
         self.best_val_loss = math.inf
@@ -112,6 +116,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "generator": self.generator.get_state(),
             "history": self.history,
+            "curriculum_length": self.curriculum.length,
             # best.pt and last.pt are two files, so a kill can fall between
             # their writes; last.pt alone must be enough to rebuild best.pt.
             "best_model_state": self.best_state or {},
@@ -136,6 +141,7 @@ class Trainer:
         self.history = [dict(record) for record in state["history"]]
         best = state.get("best_model_state") or {}
         self.best_state = {k: v.to(self.device) for k, v in best.items()} or None
+        self.curriculum.length = int(state.get("curriculum_length", self.curriculum.total))
         self.epoch = int(payload["epoch"])
 
     def _save(self, name: str) -> None:
@@ -157,8 +163,8 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         config = self.config
-        n_streams, n_samples = self.train_y.shape
-        n_batches = feeding.batches_per_epoch(config, n_streams, n_samples)
+        n_streams = self.train_y.shape[0]
+        n_batches = feeding.batches_per_epoch(config, n_streams, self.curriculum.length)
         self.on_event(RunStarted(config.epochs, n_batches, str(self.device), start_epoch=self.epoch + 1))
         started = time.monotonic()
         status, message = "finished", f"ran all {config.epochs} epochs"
@@ -174,7 +180,10 @@ class Trainer:
             loss_sum = torch.zeros((), device=self.device)
             done = 0
             last_report = time.monotonic()
-            batches = feeding.train_batches(self.model, config, self.train_x, self.train_y, self.generator)
+            trained_length = self.curriculum.length
+            n_batches = feeding.batches_per_epoch(config, n_streams, trained_length)
+            batches = feeding.train_batches(self.model, config, self.train_x, self.train_y, self.generator,
+                                            length=trained_length)
             for output, target in batches:
                 loss = nn.functional.mse_loss(output, target)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -209,14 +218,22 @@ class Trainer:
                 message = f"loss became {kind} in epoch {epoch}; {kept} (try a lower --lr)"
                 break
 
-            self.scheduler.step(val_loss)
+            # While a curriculum still grows the trained prefix, the validation
+            # loss over the whole stream is expected to lag: the plateau
+            # schedule and early stopping only start counting once it is done.
+            curriculum_was_complete = self.curriculum.complete
+            self.curriculum.update(train_loss)
+            if config.scheduler == "cosine":
+                self.scheduler.step()
+            elif curriculum_was_complete:
+                self.scheduler.step(val_loss)
             self.epoch = epoch
             is_best = val_loss < self.best_val_loss
             if is_best:
                 self.best_val_loss, self.best_epoch = val_loss, epoch
                 self.epochs_without_improvement = 0
                 self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            else:
+            elif curriculum_was_complete:
                 self.epochs_without_improvement += 1
             record = {
                 "epoch": epoch,
@@ -225,6 +242,7 @@ class Trainer:
                 "lr": self.optimizer.param_groups[0]["lr"],
                 "epoch_time": time.monotonic() - epoch_start,
                 "is_best": is_best,
+                "trained_length": trained_length,
             }
             self.history.append(record)
             if is_best:
