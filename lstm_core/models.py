@@ -18,6 +18,13 @@ from .config import RunConfig
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each (num_layers, batch, hidden)
 
 
+def make_lstm(input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.LSTM:
+    """The recurrent core every model shares. PyTorch applies dropout only
+    between stacked layers, so a single layer gets none."""
+    return nn.LSTM(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
+                   dropout=dropout if num_layers > 1 else 0.0, batch_first=True)
+
+
 class FrequencyLSTM(nn.Module):
     """Input [S[t], one-hot C] per step, output the selected pure sinusoid."""
 
@@ -25,13 +32,7 @@ class FrequencyLSTM(nn.Module):
                  learned_init_state: bool = False):
         super().__init__()
         self.n_frequencies = n_frequencies
-        self.lstm = nn.LSTM(
-            input_size=1 + n_frequencies,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            dropout=dropout if num_layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.lstm = make_lstm(1 + n_frequencies, hidden_size, num_layers, dropout)
         self.head = nn.Linear(hidden_size, 1)
         # The state the reset sets: zeros, or learned (shared by all streams;
         # the one-hot C input tells the streams apart from the first step).
@@ -86,13 +87,7 @@ class AttentionLSTM(nn.Module):
     def __init__(self, n_frequencies: int, hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0):
         super().__init__()
         self.n_frequencies = n_frequencies
-        self.lstm = nn.LSTM(
-            input_size=1 + n_frequencies,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            dropout=dropout if num_layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.lstm = make_lstm(1 + n_frequencies, hidden_size, num_layers, dropout)
         self.score = nn.Sequential(nn.Linear(hidden_size, hidden_size), nn.Tanh(), nn.Linear(hidden_size, 1))
         self.head = nn.Linear(2 * hidden_size, 1)
 
@@ -119,13 +114,7 @@ class MultiTaskLSTM(nn.Module):
     def __init__(self, n_frequencies: int, hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0):
         super().__init__()
         self.n_frequencies = n_frequencies
-        self.lstm = nn.LSTM(
-            input_size=1,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            dropout=dropout if num_layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.lstm = make_lstm(1, hidden_size, num_layers, dropout)
         self.head = nn.Linear(hidden_size, n_frequencies)  # the guide's K heads of size 1, as one matrix
 
     def forward(self, x: torch.Tensor, state: Optional[State] = None) -> tuple[torch.Tensor, State]:
