@@ -36,6 +36,7 @@ WINDOW_MODELS = ("sequence", "attention")  # models fed windows of sequence_leng
 TRUNCATION_CHOICES = ("chunk", "step", "full")
 AUGMENT_CHOICES = ("none", "shuffle_s")
 SCHEDULER_CHOICES = ("plateau", "cosine")
+CURRICULUM_GATE_CHOICES = ("mean", "worst")
 SEED_MAX = 2**32 - 1
 # Input values (streams x samples x features) one data set may hold: about
 # 200 MB of float32 per set, three sets per run. The default uses 200,000.
@@ -158,6 +159,12 @@ class RunConfig:
     )
     curriculum_threshold: float = knob(
         0.01, group="training", help="Curriculum: grow once an epoch's train loss is below this", gt=0.0
+    )
+    curriculum_gate: str = knob(
+        "mean", group="training",
+        help="Curriculum: the train loss compared with the threshold: the mean over all streams (mean) "
+        "or that of the worst frequency (worst; needs truncation = full)",
+        choices=CURRICULUM_GATE_CHOICES,
     )
     # --- device and output -----------------------------------------------
     device: str = knob(
@@ -327,6 +334,9 @@ def validate(config: RunConfig) -> None:
     if config.curriculum_start > 0 and not stateful_stream:
         raise ConfigError("curriculum_start", "needs a model that carries state along the stream "
                           "(stateful, or sequence with carry_state)")
+    if config.curriculum_gate == "worst" and not (config.model == "stateful" and config.truncation == "full"):
+        raise ConfigError("curriculum_gate", "worst needs the stateful model with truncation = full "
+                          "(only there is every batch row one known frequency)")
     if config.curriculum_start > config.n_samples:
         raise ConfigError("curriculum_start", f"must not exceed the {config.n_samples} samples of the signal")
     if len({config.train_seed, config.val_seed, config.test_seed}) != 3:

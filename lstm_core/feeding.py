@@ -162,6 +162,14 @@ class Curriculum:
         return True
 
 
+def frequency_losses(output: torch.Tensor, target: torch.Tensor, n_streams: int) -> torch.Tensor:
+    """MSE of each frequency, (n_streams,), over a full-BPTT batch whose rows
+    are `stream_copies` repeats of the n_streams frequency streams (row r is
+    frequency r % n_streams, as `augmented` builds them)."""
+    row_loss = ((output - target) ** 2).mean(dim=1)
+    return row_loss.view(-1, n_streams).mean(dim=0)
+
+
 def _chunk_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
     """Truncated BPTT along each stream: gradients flow within a chunk, the
     state flows (detached) from one chunk to the next of the same stream."""

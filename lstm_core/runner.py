@@ -29,7 +29,8 @@ class RunOutcome:
 
 
 REGIME_FIELDS = ("truncation", "batch_size", "carry_state", "sequence_length", "augment", "stream_copies",
-                 "curriculum_start", "curriculum_growth", "curriculum_threshold", "updates_per_epoch",
+                 "curriculum_start", "curriculum_growth", "curriculum_threshold", "curriculum_gate",
+                 "updates_per_epoch",
                  "learned_init_state", "chrono_init", "scheduler", "hidden_size", "lr", "seed")
 
 

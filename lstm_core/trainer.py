@@ -178,6 +178,8 @@ class Trainer:
             epoch_start = time.monotonic()
             self.model.train()
             loss_sum = torch.zeros((), device=self.device)
+            # Per-frequency train loss, for a curriculum gated by the worst frequency.
+            stream_loss_sum = torch.zeros(n_streams, device=self.device)
             done = 0
             last_report = time.monotonic()
             trained_length = self.curriculum.length
@@ -192,6 +194,8 @@ class Trainer:
                     nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
                 self.optimizer.step()
                 loss_sum += loss.detach()
+                if config.curriculum_gate == "worst":
+                    stream_loss_sum += feeding.frequency_losses(output.detach(), target, n_streams)
                 done += 1
                 if self.stop.is_set():
                     break
@@ -222,7 +226,10 @@ class Trainer:
             # loss over the whole stream is expected to lag: the plateau
             # schedule and early stopping only start counting once it is done.
             curriculum_was_complete = self.curriculum.complete
-            self.curriculum.update(train_loss)
+            gate_loss = train_loss
+            if config.curriculum_gate == "worst":
+                gate_loss = float(stream_loss_sum.max()) / max(done, 1)
+            self.curriculum.update(gate_loss)
             if config.scheduler == "cosine":
                 self.scheduler.step()
             elif curriculum_was_complete:
