@@ -3,14 +3,24 @@
     python bench/run_bench.py                 # all of it, ~2-3 minutes on 2 cores
     python bench/run_bench.py --repeats 1 --epochs 1   # a quick look
 
+    python bench/run_bench.py --device cuda --out bench/results-cuda.json   # on a GPU
+
 Measures, each `--repeats` times:
-- epoch time and samples/s of our trainer: `stateful` (defaults, and with
-  truncation = step, the guide's own one-step gradient) and `sequence`;
+- epoch time and samples/s of our trainer: `stateful` (defaults; with
+  truncation = step, the guide's own one-step gradient; with chunks of 128
+  steps instead of 32) and `sequence`;
 - the same for the guide's loop (bench/guide_reference.py);
 - test MSE after the same number of epochs, for all of them;
+- the floor: one fused LSTM forward and backward over the whole training
+  streams in a single call plus one validation pass, the least time any
+  loop can spend on an epoch of this model on this device;
+- one update of full BPTT over 16 whole streams (the literal-stateful
+  preset at full length): the heavy case, where a GPU can pay;
+- `--precisions`: each training precision on the informative noise, epoch
+  time and test MSE (scored in float32) after the same epochs;
 - wall time from nothing (data generation included) to test MSE < 0.1 with
   the `informative-fast` preset, and the one-time cost of a fresh process.
-Prints a markdown table and writes bench/results.json. The app's throughput
+Prints markdown tables and writes bench/results.json. The app's throughput
 against the headless command's is measured by bench/tui_bench.py.
 
 An epoch is one pass over the 40,000 training rows plus the validation pass,
@@ -40,19 +50,76 @@ from lstm_core.evaluate import predict_signal  # noqa: E402
 from lstm_core.events import EpochEnd  # noqa: E402
 from lstm_core.files import atomic_write_json  # noqa: E402
 from lstm_core.metrics import mse  # noqa: E402
+from lstm_core.models import FrequencyLSTM  # noqa: E402
 from lstm_core.trainer import StopFlag, Trainer  # noqa: E402
 
 TARGET_MSE = 0.1
 
 
-def machine() -> dict:
+def machine(device: str) -> dict:
     model = platform.processor() or "unknown"
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
         model = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), model)
     except OSError:
         pass
-    return {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
+    facts = {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
+    if torch.device(device).type == "cuda":
+        facts["gpu"] = torch.cuda.get_device_name(torch.device(device))
+        facts["cuda"] = torch.version.cuda
+        facts["cudnn"] = torch.backends.cudnn.version()
+    return facts
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def lstm_floor(splits, device: str, hidden_size: int, repeats: int) -> dict:
+    """The least time an epoch of the default model can take here: the fused
+    LSTM (plus the head) forward and backward over all training streams and
+    a forward over the validation streams, nothing else: no optimizer, no
+    clipping, no Python per update. The streams go through in chunks of 128
+    steps, 1,000 steps or whole (the fused kernels run long calls slower on
+    a CPU), and the fastest chunking counts. float32 as the trainer's
+    default (TF32 off on CUDA)."""
+    from lstm_core.feeding import detach
+    from lstm_core.precision import full_precision
+    from lstm_core.trainer import to_device
+
+    device = torch.device(device)
+    torch.manual_seed(0)
+    model = FrequencyLSTM(splits["train"].n_frequencies, hidden_size).to(device)
+    train_x, train_y = to_device(splits["train"], device)
+    val_x, _ = to_device(splits["val"], device)
+    n_samples = train_x.shape[1]
+
+    def one_epoch(chunk: int) -> None:
+        state = None
+        for start in range(0, n_samples, chunk):
+            out, state = model(train_x[:, start:start + chunk], detach(state))
+            torch.nn.functional.mse_loss(out, train_y[:, start:start + chunk]).backward()
+        with torch.no_grad():
+            state = None
+            for start in range(0, val_x.shape[1], chunk):
+                _, state = model(val_x[:, start:start + chunk], state)
+
+    best: dict[int, list[float]] = {}
+    with full_precision(device):
+        for chunk in sorted({min(128, n_samples), min(1000, n_samples), n_samples}):
+            times = []
+            for repeat in range(repeats + 1):  # the first is a warm-up
+                synchronize(device)
+                start = time.perf_counter()
+                one_epoch(chunk)
+                synchronize(device)
+                if repeat:
+                    times.append(time.perf_counter() - start)
+            best[chunk] = times
+    chunk = min(best, key=lambda c: statistics.median(best[c]))
+    return {"epoch_times": best[chunk], "rows": train_y.numel(), "test_mse": None, "chunk": chunk,
+            "by_chunk": {str(c): statistics.median(t) for c, t in best.items()}}
 
 
 def spread(values: list[float]) -> dict:
@@ -126,6 +193,45 @@ def first_optimizer_seconds() -> float:
     return float(out.strip())
 
 
+def full_bptt_update(device: str, threads: int, repeats: int, duration: float) -> dict:
+    """One update of the literal-stateful preset at full length: full BPTT
+    over 16 rows (4 shuffled copies of the 4 frequency streams) x all 10,000
+    steps. An epoch of 2 such updates and a validation pass, timed; the
+    update time is (epoch - validation) / 2."""
+    config = build_config(load_preset("literal-stateful"), {
+        "curriculum_start": 0, "updates_per_epoch": 2, "epochs": 1, "device": device, "cpu_threads": threads,
+        "duration": duration})
+    splits = splits_for(config)
+    epoch_times, val_times = [], []
+    for _ in range(repeats):
+        trainer = Trainer(config, splits=splits)
+        result = trainer.fit()
+        epoch_times.append(result.history[0]["epoch_time"])
+        synchronize(trainer.device)
+        start = time.perf_counter()
+        trainer.validation_loss()
+        val_times.append(time.perf_counter() - start)
+    updates = [(e - v) / config.updates_per_epoch for e, v in zip(epoch_times, val_times)]
+    return {"rows": 16, "steps": config.n_samples, "epoch_s": spread(epoch_times), "update_s": spread(updates)}
+
+
+def precision_runs(preset: str, precisions: list[str], epochs: int, device: str, threads: int) -> list[dict]:
+    """The same preset trained for `epochs` in each precision; test MSE is
+    scored in float32 from the weights after the last epoch."""
+    rows = []
+    for setting in precisions:
+        print(f"precision {setting} ({preset}, {epochs} epochs) ...", file=sys.stderr, flush=True)
+        # the preset's own epochs and patience give way to the bench's
+        preset_settings = {k: v for k, v in load_preset(preset).items() if k not in ("epochs", "patience")}
+        overrides = {**preset_settings, "precision": setting}
+        splits = splits_for(build_config(overrides))
+        run = run_ours(overrides, epochs, splits, threads, device)
+        rows.append({"precision": setting, "preset": preset, "epochs": epochs,
+                     "epoch_s": spread(run["epoch_times"]), "test_mse": run["test_mse"],
+                     "val_losses": run["val_losses"]})
+    return rows
+
+
 def summarise(name: str, runs: list[dict]) -> dict:
     times = [t for run in runs for t in run["epoch_times"]]
     rows = runs[0]["rows"]
@@ -153,6 +259,26 @@ def markdown(results: dict) -> str:
         speedup = f"{ref / e['median']:.1f}x" if ref else "n/a"
         lines.append(f"| {name} | {e['median']:.3f} ({e['min']:.3f}-{e['max']:.3f}) | {s['median']:,.0f} "
                      f"| {speedup} | {row['test_mse']:.4f} |")
+    floor = results.get("floor")
+    if floor and ref:
+        lines.append("")
+        lines.append(f"Floor (fused LSTM forward+backward over the training streams, plus one "
+                     f"validation pass; no optimizer; best chunking: {floor['runs'][0]['chunk']} steps): "
+                     f"{floor['epoch_s']['median']:.3f} s per epoch, "
+                     f"so no loop of this model can be more than {ref / floor['epoch_s']['median']:.1f}x faster "
+                     f"than the reference here.")
+    heavy = results.get("full_bptt")
+    if heavy:
+        lines.append("")
+        lines.append(f"Full BPTT over {heavy['rows']} rows x {heavy['steps']:,} steps (the literal-stateful preset on whole streams): "
+                     f"{heavy['update_s']['median']:.3f} s per update (min {heavy['update_s']['min']:.3f}), "
+                     f"epoch of 2 updates + validation {heavy['epoch_s']['median']:.3f} s.")
+    if results.get("precision"):
+        rows = results["precision"]
+        lines += ["", f"| precision ({rows[0]['preset']}, {rows[0]['epochs']} epochs) | epoch s (median) | "
+                      f"test MSE after the last epoch (scored in fp32) |", "|---|---|---|"]
+        for row in rows:
+            lines.append(f"| {row['precision']} | {row['epoch_s']['median']:.3f} | {row['test_mse']:.5f} |")
     ttt = results.get("time_to_target")
     if ttt:
         lines.append("")
@@ -169,6 +295,8 @@ def markdown(results: dict) -> str:
                          f"{min(r['best_test_mse'] for r in ttt['runs']):.4f}.")
     m = results["machine"]
     lines.append("")
+    if m.get("gpu"):
+        lines.append(f"Device: {results['settings']['device']} = {m['gpu']} (CUDA {m['cuda']}, cuDNN {m['cudnn']}).")
     lines.append(f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, {results['settings']['threads']} "
                  f"torch thread(s); load average {results['load_before'][0]:.2f} before, "
                  f"{results['load_after'][0]:.2f} after.")
@@ -187,11 +315,16 @@ def main(argv: list[str] | None = None) -> int:
                              "model's MSE stays near 0.5, so informative is the one that compares MSE)")
     parser.add_argument("--duration", type=float, default=10.0, help="signal seconds for the throughput runs (default 10)")
     parser.add_argument("--skip-reference", action="store_true", help="leave out the (slow) guide loop")
+    parser.add_argument("--skip-full-bptt", action="store_true", help="leave out the full-BPTT update (heavy on a CPU)")
+    parser.add_argument("--precisions", default="",
+                        help="comma-separated training precisions to compare, e.g. fp32,tf32,bf16 ('' skips)")
+    parser.add_argument("--precision-preset", default="informative-stateful", help="preset of the precision runs")
+    parser.add_argument("--precision-epochs", type=int, default=10, help="epochs of each precision run")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    results: dict = {"machine": machine(), "load_before": list(os.getloadavg()),
+    results: dict = {"machine": machine(args.device), "load_before": list(os.getloadavg()),
                      "settings": {"epochs": args.epochs, "duration": args.duration, "noise": args.noise, "repeats": args.repeats, "threads": args.threads,
                                   "device": args.device,
                                   "command": "python bench/run_bench.py " + " ".join(sys.argv[1:] if argv is None else argv)}}
@@ -200,8 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     loops = {
         "stateful (defaults)": {"model": "stateful"},
         "stateful, truncation = step": {"model": "stateful", "truncation": "step"},
+        "stateful, batch_size = 128": {"model": "stateful", "batch_size": 128},
         "sequence (defaults)": {"model": "sequence"},
     }
+    if torch.device(args.device).type == "cuda":  # what the CUDA graphs (cuda_graph.py) are worth
+        loops["stateful (defaults), cuda_graphs = false"] = {"model": "stateful", "cuda_graphs": False}
     runs: dict[str, list[dict]] = {name: [] for name in loops}
     if not args.skip_reference:
         runs = {"guide reference": [], **runs}
@@ -214,6 +350,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 runs[name].append(run_ours({**data, **loops[name]}, args.epochs, splits, args.threads, args.device))
     results["throughput"] = {name: summarise(name, r) for name, r in runs.items()}
+    print("floor ...", file=sys.stderr, flush=True)
+    results["floor"] = summarise("floor", [lstm_floor(splits, args.device, build_config({}).hidden_size, args.repeats)])
+    if not args.skip_full_bptt:
+        print("full BPTT update ...", file=sys.stderr, flush=True)
+        results["full_bptt"] = full_bptt_update(args.device, args.threads, args.repeats, args.duration)
+    if args.precisions:
+        results["precision"] = precision_runs(args.precision_preset, args.precisions.split(","),
+                                              args.precision_epochs, args.device, args.threads)
 
     if args.preset:
         target_runs = []

@@ -1,7 +1,7 @@
 """Benchmark freq-tui while it trains: keypress-to-screen latency and
 training throughput against the headless `run_training`.
 
-    OMP_NUM_THREADS=1 python bench/tui_bench.py [--epochs 10] [--duration 10] [--keys 60] [--repeats 2]
+    OMP_NUM_THREADS=1 python bench/tui_bench.py [--epochs 10] [--duration 10] [--keys 60] [--repeats 2] [--device cpu]
 
 The app runs in a real pseudo-terminal (100x30), exactly as a user starts it
 (`python -m lstm_core app --config FILE`). A reader thread drains everything
@@ -50,7 +50,9 @@ class TerminalApp:
     def __init__(self, config_path: Path, cwd: Path):
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
+        # this checkout first, then whatever else the caller put on the path
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": path}
         env.pop("NO_COLOR", None)
         self.proc = subprocess.Popen([sys.executable, "-m", "lstm_core", "app", "--config", str(config_path)],
                                      stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
@@ -92,7 +94,9 @@ class TerminalApp:
             while needle not in self.output[max(0, since - len(needle)):]:
                 left = deadline - time.perf_counter()
                 if left <= 0:
-                    raise TimeoutError(f"{text!r} did not appear within {timeout:.0f}s")
+                    tail = self.output[-2000:].decode(errors="replace")
+                    raise TimeoutError(f"{text!r} did not appear within {timeout:.0f}s; the terminal's last "
+                                       f"output:\n{tail}")
                 self.grew.wait(left)
         return time.perf_counter() - start
 
@@ -147,10 +151,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="signal seconds at fs=1000")
     parser.add_argument("--keys", type=int, default=60, help="key presses for the latency measurement")
     parser.add_argument("--repeats", type=int, default=2, help="throughput runs of each kind")
+    parser.add_argument("--device", default="cpu", help="training device for the app and headless runs (default cpu)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tui-bench-"))
-    settings = {"duration": args.duration, "epochs": args.epochs, "patience": args.epochs + 1, "device": "cpu"}
+    settings = {"duration": args.duration, "epochs": args.epochs, "patience": args.epochs + 1, "device": args.device}
     config = build_config(settings)
     config_path = work / "bench.toml"
     save_toml(config, config_path)

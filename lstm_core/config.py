@@ -37,6 +37,7 @@ TRUNCATION_CHOICES = ("chunk", "step", "full")
 AUGMENT_CHOICES = ("none", "shuffle_s")
 SCHEDULER_CHOICES = ("plateau", "cosine")
 CURRICULUM_GATE_CHOICES = ("mean", "worst")
+PRECISION_CHOICES = ("fp32", "tf32", "bf16")  # what each means: lstm_core/precision.py
 SEED_MAX = 2**32 - 1
 # Input values (streams x samples x features) one data set may hold: about
 # 200 MB of float32 per set, three sets per run. The default uses 200,000.
@@ -170,6 +171,17 @@ class RunConfig:
     device: str = knob(
         "auto", group="output", help="auto, cpu, cuda, cuda:N or mps",
         pattern=r"auto|cpu|mps|cuda(:[0-9]+)?", pattern_help="auto, cpu, cuda, cuda:N or mps",
+    )
+    precision: str = knob(
+        "fp32", group="output",
+        help="Training arithmetic: fp32 (IEEE float32), tf32 (TF32 tensor cores, CUDA only; fp32 elsewhere) "
+        "or bf16 (bfloat16 autocast). Validation and test are always fp32",
+        choices=PRECISION_CHOICES,
+    )
+    cuda_graphs: bool = knob(
+        True, group="output",
+        help="CUDA only: replay each chunk update from a CUDA graph (the same arithmetic, without launching "
+        "hundreds of small kernels per update); off: plain eager PyTorch",
     )
     cpu_threads: int = knob(
         1, group="output", help="Torch threads when training on the CPU (0: torch's default)", min=0, max=1024

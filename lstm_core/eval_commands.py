@@ -87,8 +87,9 @@ def _training_facts(checkpoint: Path, payload: dict[str, Any]) -> dict[str, Any]
         "best_val_loss": saved.get("best_val_loss", state.get("best_val_loss")),
         "train_time_s": saved.get("train_time_s"),
     }
-    if "device" in saved:
-        facts["device"] = saved["device"]
+    for key in ("device", "precision"):
+        if key in saved:
+            facts[key] = saved[key]
     return facts
 
 

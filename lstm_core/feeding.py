@@ -22,6 +22,7 @@ import torch
 
 from .config import WINDOW_MODELS, RunConfig
 from .models import FrequencyLSTM, MultiTaskLSTM, State
+from .precision import full_precision
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (model outputs with grad, targets)
 
@@ -74,6 +75,28 @@ def _full_bptt(config: RunConfig) -> bool:
     return config.model == "stateful" and config.truncation == "full"
 
 
+def feeds_chunks(config: RunConfig) -> bool:
+    """True when an epoch cuts every training stream into consecutive chunks
+    of `chunk_length(config)` steps, one update each (truncated BPTT); false
+    for windows, one-step truncation and full BPTT."""
+    if _uses_windows(config) or _full_bptt(config):
+        return False
+    return not (config.model in ("stateful", "multitask") and config.truncation == "step")
+
+
+def training_streams(config: RunConfig, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator,
+                     length: Optional[int] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The streams one epoch trains on (all but full BPTT): this epoch's
+    augmentation of S, the multitask model's single stream, `stream_copies`,
+    and the first `length` steps of each (a curriculum)."""
+    length = inputs.shape[1] if length is None else length
+    inputs = augment(inputs, config.augment_snr_db, generator)
+    if config.model == "multitask":
+        inputs, targets = multitask_stream(inputs, targets)
+    x, y = augmented(config, inputs, targets, generator)
+    return x[:, :length], y[:, :length]
+
+
 def train_batches(
     model: torch.nn.Module,
     config: RunConfig,
@@ -90,23 +113,20 @@ def train_batches(
     every stream, from the reset. The augmentations are drawn afresh for
     every pass over the streams: once per epoch, or once per update with
     full BPTT."""
-    length = inputs.shape[1] if length is None else length
-    inputs = augment(inputs, config.augment_snr_db, generator)
-    if config.model == "multitask":
-        inputs, targets = multitask_stream(inputs, targets)
     if _full_bptt(config):
+        length = inputs.shape[1] if length is None else length
+        inputs = augment(inputs, config.augment_snr_db, generator)
         for _ in range(config.updates_per_epoch):
             x, y = augmented(config, inputs, targets, generator)
             yield from _chunk_batches(model, x[:, :length], y[:, :length], length)
         return
-    x, y = augmented(config, inputs, targets, generator)
-    x, y = x[:, :length], y[:, :length]
+    x, y = training_streams(config, inputs, targets, generator, length)
     if _uses_windows(config):
         yield from _window_batches(model, x, y, config.sequence_length, config.batch_size, generator)
-    elif config.model in ("stateful", "multitask") and config.truncation == "step":
-        yield from _one_step_batches(model, x, y, config.batch_size)
-    else:
+    elif feeds_chunks(config):
         yield from _chunk_batches(model, x, y, chunk_length(config))
+    else:
+        yield from _one_step_batches(model, x, y, config.batch_size)
 
 
 def augmented(config: RunConfig, inputs: torch.Tensor, targets: torch.Tensor,
@@ -299,18 +319,23 @@ def predict(model: torch.nn.Module, config: RunConfig, inputs: torch.Tensor) -> 
     was_training = model.training
     model.eval()
     try:
-        if config.model == "multitask":
-            stream, _ = multitask_stream(inputs, inputs[..., 0])
-            out, _ = model(stream, None)  # (1, N, K)
-            return out[0].T
-        if config.model == "attention" and config.carry_state:
-            return _predict_carried_windows(model, inputs, config.sequence_length)
-        if not _uses_windows(config):
-            out, _ = model(inputs, None)
-            return out
-        return _predict_windows(model, inputs, config.sequence_length)
+        with full_precision(inputs.device):
+            return _predict(model, config, inputs)
     finally:
         model.train(was_training)
+
+
+def _predict(model: torch.nn.Module, config: RunConfig, inputs: torch.Tensor) -> torch.Tensor:
+    if config.model == "multitask":
+        stream, _ = multitask_stream(inputs, inputs[..., 0])
+        out, _ = model(stream, None)  # (1, N, K)
+        return out[0].T
+    if config.model == "attention" and config.carry_state:
+        return _predict_carried_windows(model, inputs, config.sequence_length)
+    if not _uses_windows(config):
+        out, _ = model(inputs, None)
+        return out
+    return _predict_windows(model, inputs, config.sequence_length)
 
 
 def _predict_windows(model, inputs: torch.Tensor, length: int) -> torch.Tensor:

@@ -119,6 +119,8 @@ def environment(results: dict[str, Any]) -> list[tuple[str, str]]:
              ("platform", platform.platform())]
     if results.get("device"):
         rows.append(("training device", str(results["device"])))
+    if results.get("precision"):
+        rows.append(("training precision", f"{results['precision']} (evaluation: fp32)"))
     if results.get("evaluated_on"):
         rows.append(("evaluation device", str(results["evaluated_on"])))
     return rows

@@ -13,6 +13,7 @@ from .device import describe
 from .errors import UserError
 from .evaluate import full_evaluation, to_json
 from .events import EventCallback
+from .precision import applied as applied_precision
 from .robustness import noisy_input_check
 from .report import export_report
 from .rundir import CONFIG, RunDir
@@ -53,6 +54,9 @@ def results_record(config: RunConfig, trainer: Trainer, training: TrainResult, m
         "best_val_loss": training.best_val_loss,
         "train_time_s": training.train_time_s,
         "device": describe(trainer.device),
+        # what the training arithmetic was on this device (tf32 is fp32 off CUDA)
+        "precision": applied_precision(config.precision, trainer.device),
+        "cuda_graphs": trainer.graphed is not None,  # why not: trainer.eager_reason
         "versions": library_versions(),
         **to_json(metrics),
     }

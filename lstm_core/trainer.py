@@ -10,9 +10,8 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-from torch import nn
 
-from . import feeding
+from . import cuda_graph, feeding, precision
 from .checkpoint import save_checkpoint
 from .config import RunConfig
 from .data import SignalSet, splits_for
@@ -20,6 +19,7 @@ from .device import resolve_device
 from .events import BatchProgress, EpochEnd, EventCallback, RunEnded, RunStarted
 from .models import build_model
 from .rundir import RunDir
+from .update import apply_update
 
 PROGRESS_INTERVAL_S = 0.2  # batch events (and the loss sync they need) at most this often
 PREVIEW_SECONDS = 1.0  # validation window sent with each epoch for live plots
@@ -80,10 +80,18 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)  # window shuffling
         self.model = build_model(config, self.n_frequencies).to(self.device)
+        # On CUDA, chunk updates are replayed from a graph where they can be
+        # (cuda_graph.py); why not, otherwise, is kept for results.json.
+        self.eager_reason = cuda_graph.unsupported_reason(config, self.device)
         # The fused Adam does the same update in one kernel instead of a
         # handful of small ops per parameter (6x faster per step on CPU).
+        # capturable: its step counter lives on the GPU, as a graph needs.
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                          fused=self.device.type in ("cpu", "cuda"))
+                                          fused=self.device.type in ("cpu", "cuda"),
+                                          capturable=self.eager_reason is None)
+        self.graphed = None
+        if self.eager_reason is None:
+            self.graphed = cuda_graph.GraphedChunkUpdates(self.model, self.optimizer, config.grad_clip)
         if config.scheduler == "cosine":
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
         else:
@@ -129,7 +137,10 @@ class Trainer:
         """Continue from a last checkpoint (see `freq-tui train --resume`)."""
         state = payload["training_state"]
         self.model.load_state_dict(payload["model_state"])
+        capturable = self.optimizer.defaults["capturable"]
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:  # as this run needs, whatever the saving run had
+            group["capturable"] = capturable
         self.scheduler.load_state_dict(state["scheduler"])
         self.best_val_loss = float(state["best_val_loss"])
         self.best_epoch = int(state["best_epoch"])
@@ -161,6 +172,20 @@ class Trainer:
         prediction = feeding.predict(self.model, self.config, self.val_x)
         return float(torch.mean((prediction - self.val_y) ** 2)), prediction
 
+    def _updates(self, length: int):
+        """Make one epoch's updates over the first `length` steps of every
+        stream; yield (loss, output, target) of each, detached and on the
+        device."""
+        config = self.config
+        if self.graphed is not None:
+            x, y = feeding.training_streams(config, self.train_x, self.train_y, self.generator, length)
+            yield from self.graphed.updates(x, y, feeding.chunk_length(config))
+            return
+        batches = feeding.train_batches(self.model, config, self.train_x, self.train_y, self.generator,
+                                        length=length)
+        for output, target in precision.forward_passes(batches, config.precision, self.device):
+            yield apply_update(self.model, self.optimizer, output, target, config.grad_clip), output.detach(), target
+
     def fit(self) -> TrainResult:
         config = self.config
         n_streams = self.train_y.shape[0]
@@ -184,27 +209,20 @@ class Trainer:
             last_report = time.monotonic()
             trained_length = self.curriculum.length
             n_batches = feeding.batches_per_epoch(config, n_streams, trained_length)
-            batches = feeding.train_batches(self.model, config, self.train_x, self.train_y, self.generator,
-                                            length=trained_length)
-            for output, target in batches:
-                loss = nn.functional.mse_loss(output, target)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
-                self.optimizer.step()
-                loss_sum += loss.detach()
-                if config.curriculum_gate == "worst":
-                    stream_loss_sum += feeding.frequency_losses(output.detach(), target, n_streams)
-                done += 1
-                if self.stop.is_set():
-                    break
-                if time.monotonic() - last_report >= PROGRESS_INTERVAL_S or done == n_batches:
-                    last_report = time.monotonic()
-                    mean_loss = float(loss_sum) / done
-                    if not math.isfinite(mean_loss):
-                        break  # diverged: no point finishing the epoch
-                    self.on_event(BatchProgress(epoch, done, n_batches, mean_loss))
+            with precision.training_precision(config.precision, self.device):
+                for loss, output, target in self._updates(trained_length):
+                    loss_sum += loss
+                    if config.curriculum_gate == "worst":
+                        stream_loss_sum += feeding.frequency_losses(output, target, n_streams)
+                    done += 1
+                    if self.stop.is_set():
+                        break
+                    if time.monotonic() - last_report >= PROGRESS_INTERVAL_S or done == n_batches:
+                        last_report = time.monotonic()
+                        mean_loss = float(loss_sum) / done
+                        if not math.isfinite(mean_loss):
+                            break  # diverged: no point finishing the epoch
+                        self.on_event(BatchProgress(epoch, done, n_batches, mean_loss))
 
             if self.stop.is_set():
                 # The unfinished epoch is dropped: last.pt stays at the end of

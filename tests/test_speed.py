@@ -90,6 +90,23 @@ def test_one_step_training_learns_the_same_with_either_path(tiny_config, monkeyp
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
 
 
+def test_cuda_graphs_apply_to_chunk_fed_training_on_cuda_only(tiny_config):
+    from lstm_core.cuda_graph import unsupported_reason
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    for settings in (dict(), dict(model="multitask"), dict(model="sequence", carry_state=True)):
+        assert unsupported_reason(tiny_config(**settings), cuda) is None, settings
+    assert "CUDA device" in unsupported_reason(tiny_config(), cpu)
+    assert "off" in unsupported_reason(tiny_config(cuda_graphs=False), cuda)
+    for settings in (dict(truncation="step"), dict(truncation="full"), dict(model="sequence"),
+                     dict(model="attention")):
+        assert "chunk-fed" in unsupported_reason(tiny_config(**settings), cuda), settings
+    assert "bf16" in unsupported_reason(tiny_config(precision="bf16"), cuda)
+    assert "dropout" in unsupported_reason(tiny_config(num_layers=2, dropout=0.2), cuda)
+    assert "initial state" in unsupported_reason(tiny_config(learned_init_state=True), cuda)
+    trainer = Trainer(tiny_config())  # on the CPU: the eager loop, a plain optimizer
+    assert trainer.graphed is None and not trainer.optimizer.defaults["capturable"]
+
+
 def test_fused_adam_matches_the_plain_adam_update(tiny_config):
     config = tiny_config(epochs=1)
     trainer = Trainer(config)
@@ -169,11 +186,17 @@ def test_bench_runs_end_to_end_on_a_tiny_signal(tmp_path):
     assert run_bench.main(["--epochs", "1", "--repeats", "1", "--duration", "0.5", "--preset", "",
                            "--out", str(out)]) == 0
     results = json.loads(out.read_text())
-    assert set(results["throughput"]) == {"guide reference", "stateful (defaults)",
-                                          "stateful, truncation = step", "sequence (defaults)"}
+    assert set(results["throughput"]) == {"guide reference", "stateful (defaults)", "stateful, truncation = step",
+                                          "stateful, batch_size = 128", "sequence (defaults)"}
     for row in results["throughput"].values():
         assert row["epoch_s"]["median"] > 0 and 0 < row["test_mse"] < 10
     assert "| guide reference |" in results["table"]
+    # the floor is a bare forward+backward, far below the guide's loop
+    floor = results["floor"]["epoch_s"]["median"]
+    assert 0 < floor < results["throughput"]["guide reference"]["epoch_s"]["median"]
+    assert results["full_bptt"]["rows"] == 16 and results["full_bptt"]["steps"] == 500
+    assert results["full_bptt"]["update_s"]["median"] > 0
+    assert "Floor (" in results["table"] and "Full BPTT over 16 rows x 500 steps" in results["table"]
 
 
 def test_informative_fast_preset_loads():

@@ -40,7 +40,6 @@ class FreqApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "freq-tui"
     MODES = {"configure": ConfigureScreen, "train": TrainScreen, "evaluate": EvaluateScreen, "runs": RunsScreen}
-    DEFAULT_MODE = "configure"
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("f2", "switch_mode('configure')", "Config"),
@@ -60,6 +59,15 @@ class FreqApp(App):
         self.evaluation_target: Optional[str] = None
         self._follow_timer = None
         self._follow_run: Optional[RunDir] = None
+
+    def on_mount(self) -> None:
+        # Not DEFAULT_MODE = "configure": on Python >= 3.12 Textual starts
+        # tasks eagerly, so the form's Inputs are built before that mode's
+        # screen stack exists, and an Input's first value then raises
+        # ScreenStackError (Textual 8.2). Switching once the default
+        # screen is up avoids that. tests/test_app_terminal.py starts the
+        # real app in a pseudo-terminal to keep it so.
+        self.switch_mode("configure")
 
     # ---- session updates (UI thread) ----------------------------------------
     def publish(self, final: bool = False) -> None:
