@@ -8,8 +8,9 @@
 # 3. bench/run_bench.py on cuda (the guide's loop on the same GPU as the
 #    baseline, floor, full-BPTT update, fp32/tf32/bf16, time to target);
 # 4. bench/tui_bench.py on cuda (the app's throughput against headless).
-# Python packages the machine lacks may sit as wheels in .whl/ (see README,
-# "Speed"); they are installed into /tmp/site first.
+# Python packages the machine lacks (textual, tomli-w, pytest-asyncio...) may
+# sit as wheels in .whl/ (`pip download --no-deps -d .whl NAME==VERSION` on a
+# machine with a registry); they are installed into /tmp/site first.
 # DEVICE=cpu bash bench/gpu_checks.sh DIR tries the script itself on a CPU.
 set -uo pipefail
 out=${1:?usage: bash bench/gpu_checks.sh OUT_DIR}
