@@ -9,11 +9,13 @@ import os
 
 import pytest
 import torch
-from torch import nn
 
 from lstm_core import cli, feeding, precision
 from lstm_core.checkpoint import load_checkpoint, model_from_checkpoint
+from lstm_core.data import splits_for
+from lstm_core.evaluate import predict_signal
 from lstm_core.events import EpochEnd
+from lstm_core.metrics import mse
 from lstm_core.models import FrequencyLSTM
 from lstm_core.runner import resume_training, run_training
 from lstm_core.trainer import StopFlag, Trainer
@@ -127,9 +129,6 @@ def test_headless_command_on_the_device_writes_a_run_a_cpu_machine_can_read(tmp_
     assert results["device"].startswith(DEVICE) and results["precision"] == "fp32"
     model, config, _ = model_from_checkpoint(run / "best.pt", "cpu")  # weights come back to the CPU
     assert next(model.parameters()).device.type == "cpu"
-    from lstm_core.data import splits_for
-    from lstm_core.evaluate import predict_signal
-    from lstm_core.metrics import mse
     test = splits_for(config)["test"]
     on_cpu = mse(predict_signal(model, config, test, torch.device("cpu")), test.targets)
     assert on_cpu == pytest.approx(results["test_mse"], rel=1e-4)
