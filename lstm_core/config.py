@@ -129,6 +129,16 @@ class RunConfig:
     lr_patience: int = knob(3, group="training", help="ReduceLROnPlateau patience, epochs", min=0)
     lr_factor: float = knob(0.5, group="training", help="ReduceLROnPlateau factor", gt=0.0, lt=1.0)
     seed: int = knob(0, group="training", help="Seed for initialisation and shuffling", min=0, max=SEED_MAX)
+    # Target stop: the run ends once it is as good as asked for on the
+    # validation set (never the test set), so its time is what a user waits.
+    target_mse: float = knob(
+        0.0, group="training",
+        help="Stop once the validation MSE has been <= this for target_patience epochs in a row (0 = off)",
+        min=0.0, blank=0.0,
+    )
+    target_patience: int = knob(
+        3, group="training", help="Target stop: epochs in a row the validation MSE must stay <= target_mse", min=1
+    )
     augment_snr_db: float = knob(
         0.0, group="training",
         help="Training only: add white Gaussian noise to S at this SNR in dB, fresh each epoch (0 = off)",

@@ -43,6 +43,7 @@ class EpochEnd:
 @dataclass(frozen=True)
 class RunEnded:
     # finished: ran all epochs; early_stopped: patience ran out;
+    # target_reached: validation MSE stayed <= target_mse for target_patience epochs;
     # cancelled: the user stopped it; interrupted: a signal stopped it;
     # diverged: NaN/Inf loss; failed: an error
     status: str

@@ -53,6 +53,7 @@ def results_record(config: RunConfig, trainer: Trainer, training: TrainResult, m
         "best_epoch": training.best_epoch,
         "best_val_loss": training.best_val_loss,
         "train_time_s": training.train_time_s,
+        "target": training.target,  # the target stop (None when target_mse = 0)
         "device": describe(trainer.device),
         # what the training arithmetic was on this device (tf32 is fp32 off CUDA)
         "precision": applied_precision(config.precision, trainer.device),
@@ -63,7 +64,8 @@ def results_record(config: RunConfig, trainer: Trainer, training: TrainResult, m
 
 
 # A run that ended one of these ways has nothing left to resume.
-ENDED = {"finished": "finished", "early_stopped": "stopped early", "diverged": "diverged"}
+ENDED = {"finished": "finished", "early_stopped": "stopped early", "target_reached": "reached its target",
+         "diverged": "diverged"}
 
 
 def run_training(

@@ -49,6 +49,7 @@ class TrainResult:
     best_val_loss: float
     train_time_s: float
     history: list[dict[str, Any]] = field(default_factory=list)
+    target: Optional[dict[str, Any]] = None  # the target stop's record (config.target_mse > 0)
 
 
 def to_device(signal: SignalSet, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,6 +198,9 @@ class Trainer:
         stopped_early = self.epoch > 0 and self.epochs_without_improvement >= config.patience
         if stopped_early:
             status, message = "early_stopped", self._early_stop_message()
+        elif self.epoch > 0 and self._target_held():
+            stopped_early = True
+            status, message = "target_reached", self._target_message()
 
         while not stopped_early and self.epoch < config.epochs:
             epoch = self.epoch + 1
@@ -277,6 +281,9 @@ class Trainer:
                 self.run_dir.append_metrics(record)
             self.on_event(EpochEnd(**record, **self._preview(val_prediction)))
 
+            if self._target_held():
+                status, message = "target_reached", self._target_message()
+                break
             if self.epochs_without_improvement >= config.patience:
                 status, message = "early_stopped", self._early_stop_message()
                 break
@@ -284,9 +291,43 @@ class Trainer:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)  # evaluate the best weights
         result = TrainResult(status, message, self.epoch, self.best_epoch, self.best_val_loss,
-                             time.monotonic() - started, self.history)
+                             time.monotonic() - started, self.history, self.target_record(status))
         self.on_event(RunEnded(status, message, self.epoch, self.best_epoch, self.best_val_loss))
         return result
+
+    # ---- target stop: worked out from the history, so a resume needs nothing more
+    def _target_streak(self) -> list[dict[str, Any]]:
+        """The epochs at the end of the history whose validation MSE is <= target_mse."""
+        streak: list[dict[str, Any]] = []
+        for record in reversed(self.history):
+            if record["val_loss"] > self.config.target_mse:
+                break
+            streak.append(record)
+        return streak[::-1]
+
+    def _target_held(self) -> bool:
+        return self.config.target_mse > 0 and len(self._target_streak()) >= self.config.target_patience
+
+    def _target_message(self) -> str:
+        c = self.config
+        return (f"validation MSE <= {c.target_mse:g} for {c.target_patience} epochs "
+                f"(from epoch {self._target_streak()[0]['epoch']}); best epoch {self.best_epoch}")
+
+    def target_record(self, status: str) -> Optional[dict[str, Any]]:
+        """For results.json: whether the target held, from which epoch, and the
+        training time (sum of epoch times) to the end of that epoch and to the stop."""
+        if self.config.target_mse <= 0:
+            return None
+        streak = self._target_streak()
+        first = streak[0]["epoch"] if streak else None
+        return {
+            "target_mse": self.config.target_mse,
+            "target_patience": self.config.target_patience,
+            "reached": status == "target_reached",
+            "first_epoch": first,
+            "time_to_target_s": sum(r["epoch_time"] for r in self.history if r["epoch"] <= first) if first else None,
+            "time_to_stop_s": sum(r["epoch_time"] for r in self.history),
+        }
 
     def _early_stop_message(self) -> str:
         return f"no validation improvement for {self.config.patience} epochs; best epoch {self.best_epoch}"

@@ -138,7 +138,7 @@ class FreqApp(App):
     def on_training_ended(self, message: TrainingEnded) -> None:
         s = self.session
         s.state, s.message, s.results = message.status, message.message, message.results
-        if message.status in ("finished", "early_stopped"):
+        if message.status in ("finished", "early_stopped", "target_reached"):
             s.batch = s.batches_per_epoch  # the last epoch is whole
         if message.results:
             s.add_log(f"test MSE {message.results['test_mse']:.5f}  train MSE {message.results['train_mse']:.5f}")
