@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(train)
     train.add_argument("--runs-root", default="runs", help="where default run directories go (default: runs)")
     train.add_argument("--repeats", type=_positive_int, default=1, metavar="N",
-                       help="train N seeds (seed, seed+1, ...) and report mean ± std of each metric")
+                       help="train N seeds (seed, seed+1, ...) and report mean, median, std and the worst seed")
+    train.add_argument("--jobs", type=_jobs, default=1, metavar="J",
+                       help="with --repeats: train J seeds at once, each in its own process (default: 1)")
     train.add_argument("--resume", metavar="RUN_DIR",
                        help="continue an interrupted run from its last.pt, with the config saved in RUN_DIR")
     train.set_defaults(handler=cmd_train)
@@ -76,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="settings for the sequence model (default: informative-sequence)")
     sweep.add_argument("--epochs", default=None, metavar="N", help="override the presets' epochs (quicker sweeps)")
     sweep.add_argument("--seed", default=None, metavar="N", help="override the training seed")
+    sweep.add_argument("--jobs", type=_jobs, default=1, metavar="J",
+                       help="train J points at once, each in its own process (default: 1)")
     sweep.set_defaults(handler=cmd_sweep)
 
     extract = sub.add_parser("extract", help="run a trained model on a WAV file and write what it extracts")
@@ -110,6 +114,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
     return value
+
+
+def _jobs(text: str) -> int:
+    from .parallel import check_jobs
+
+    try:
+        return check_jobs(_positive_int(text))
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from None
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -170,12 +183,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .rundir import RunDir  # no torch: quick
 
         check_resume_args(args)
-        if args.repeats > 1:
-            raise UserError("--repeats", "cannot be combined with --resume")
+        if args.repeats > 1 or args.jobs > 1:
+            raise UserError("--repeats" if args.repeats > 1 else "--jobs", "cannot be combined with --resume")
         RunDir.open(args.resume).read_config()  # a missing or broken run directory fails fast
         config = None
     else:
         config = config_from_args(args)  # before the heavy imports: bad input fails fast
+        if args.jobs > 1 and args.repeats == 1:
+            raise UserError("--jobs", "runs repeats in parallel: give --repeats N (N >= 2) with it")
 
     from .console_view import TrainingView, print_results
     from .runner import resume_training, run_training
@@ -185,7 +200,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     previous_handlers = install_stop_signals(stop.request)
     try:
         if args.repeats > 1:
-            return eval_commands.train_repeats(config, args.repeats, args.runs_root, stop)
+            return eval_commands.train_repeats(config, args.repeats, args.jobs, args.runs_root, stop)
         with TrainingView() as view:
             if args.resume:
                 outcome = resume_training(args.resume, on_event=view.handle, stop=stop)
@@ -229,9 +244,33 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               f"(band-pass {row['bandpass_mse']:.5f}, zero {row['zero_mse']:.3f}, {row['train_time_s']:.0f} s)",
               flush=True)
 
-    run_sweep(points, args.out, on_row=show)
-    print(f"Wrote {args.out}/sweep.csv, sweep.md and sweep.png")
-    return EXIT_OK
+    if args.jobs == 1:
+        run_sweep(points, args.out, on_row=show)
+        print(f"Wrote {args.out}/sweep.csv, sweep.md and sweep.png")
+        return EXIT_OK
+    from rich.console import Console
+
+    from .parallel_view import RunsTable
+    from .sweep import point_label
+    from .trainer import StopFlag
+
+    stop = StopFlag()
+    previous_handlers = install_stop_signals(stop.request)
+    try:
+        with RunsTable([point_label(p) for p in points], Console(), f"{len(points)} points, {args.jobs} at once") as view:
+            def done(report) -> None:
+                row = report.value or {}
+                view.done(report, row.get("test_mse"), f"test MSE {row['test_mse']:.5f}, {row['train_time_s']:.0f} s"
+                          if row else "")
+
+            rows = run_sweep(points, args.out, jobs=args.jobs, should_stop=stop.is_set, on_update=view.update,
+                             on_done=done)
+    finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+    if rows:
+        print(f"Wrote {args.out}/sweep.csv, sweep.md and sweep.png ({len(rows)} of {len(points)} points)")
+    return EXIT_OK if len(rows) == len(points) else EXIT_INTERRUPTED if stop.is_set() else EXIT_FAILED
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

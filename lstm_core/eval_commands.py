@@ -144,11 +144,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def train_repeats(config, repeats: int, runs_root: str, stop) -> int:
+def _seed_result(results) -> str:
+    worst = max(row["test_mse"] for row in results["per_frequency"])
+    return (f"test MSE {results['test_mse']:.6f} (worst frequency {worst:.6f}), verdict {results['verdict']['code']}, "
+            f"{results['train_time_s']:.0f} s")
+
+
+def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from .console_view import TrainingView
+    from .parallel import JobReport
+    from .parallel_view import RunsTable
     from .repeats import SUMMARY_MD, run_repeats
     from .runner import run_training
 
@@ -159,29 +167,46 @@ def train_repeats(config, repeats: int, runs_root: str, stop) -> int:
         with TrainingView(console) as view:
             outcome = run_training(seed_config, runs_root=runs_root, on_event=view.handle, stop=stop)
         if outcome.results:
-            r = outcome.results
-            console.print(f"seed {seed_config.seed}: test MSE {r['test_mse']:.6f}, verdict {r['verdict']['code']}"
-                          f"  ({outcome.run_dir.path})")
-        return outcome
+            console.print(f"seed {seed_config.seed}: {_seed_result(outcome.results)}  ({outcome.run_dir.path})")
+        return JobReport(0, "", outcome.training.status, outcome.training.message,
+                         {"results": outcome.results, "run_dir": str(outcome.run_dir.path)})
 
-    parent, summary, outcomes = run_repeats(config, repeats, runs_root, run_one, stop.is_set)
+    if jobs > 1:
+        labels = [f"seed {config.seed + i}" for i in range(repeats)]
+        with RunsTable(labels, console, f"{repeats} seeds, {jobs} at once") as view:
+            def done(report):
+                results = (report.value or {}).get("results")
+                view.done(report, results and results["test_mse"], _seed_result(results) if results else "")
+
+            parent, summary, reports = run_repeats(config, repeats, runs_root, jobs, run_one, stop.is_set,
+                                                   view.update, done)
+    else:
+        parent, summary, reports = run_repeats(config, repeats, runs_root, jobs, run_one, stop.is_set)
     console.print(f"Parent directory: [bold]{parent}[/]")
     if summary:
-        table = Table(title=f"Mean ± std over {len(summary['seeds'])} seeds ({', '.join(map(str, summary['seeds']))})")
-        table.add_column("Metric")
-        table.add_column("Mean", justify="right")
-        table.add_column("Std", justify="right")
+        table = Table(title=f"Mean ± std over {len(summary['seeds'])} seeds ({', '.join(map(str, summary['seeds']))}), "
+                            "and the median")
+        for column in ("Metric", "Mean", "Median", "Std"):
+            table.add_column(column, justify="left" if column == "Metric" else "right")
         for label, stats in summary["metrics"].items():
-            table.add_row(label, f"{stats['mean']:.6f}", f"{stats['std']:.6f}")
+            table.add_row(label, f"{stats['mean']:.6f}", f"{stats['median']:.6f}", f"{stats['std']:.6f}")
         for row in summary["per_frequency"]:
-            table.add_row(f"{row['hz']:g} Hz test MSE", f"{row['test_mse']['mean']:.6f}", f"{row['test_mse']['std']:.6f}")
-            table.add_row(f"{row['hz']:g} Hz correlation", f"{row['correlation']['mean']:.4f}",
-                          f"{row['correlation']['std']:.4f}")
+            for name, key, digits in (("test MSE", "test_mse", 6), ("correlation", "correlation", 4)):
+                stats = row[key]
+                table.add_row(f"{row['hz']:g} Hz {name}", f"{stats['mean']:.{digits}f}", f"{stats['median']:.{digits}f}",
+                              f"{stats['std']:.{digits}f}")
         console.print(table)
+        worst = summary["worst_seed"]
+        console.print(f"Worst seed: {worst['seed']} (test MSE {worst['test_mse']:.6f}, worst frequency "
+                      f"{worst['worst_frequency_mse']:.6f})")
         console.print("Verdicts: " + ", ".join(f"{code} × {n}" for code, n in summary["verdicts"].items()))
         console.print(f"Summary: {parent / SUMMARY_MD}")
-    statuses = [o.training.status for o in outcomes]
-    if stop.is_set() or any(s in ("interrupted", "cancelled") for s in statuses):
-        console.print(f"[yellow]Stopped after {len(outcomes)} of {repeats} runs[/]")
+    for report in reports:
+        if not (report.value and report.value["results"]):
+            console.print(f"[yellow]{report.label}: {report.status}[/] ({report.message})", highlight=False)
+    statuses = [r.status for r in reports]
+    if stop.is_set() or any(s in ("interrupted", "cancelled", "not_started") for s in statuses):
+        started = sum(s != "not_started" for s in statuses)
+        console.print(f"[yellow]Stopped: {started} of {repeats} runs started[/]")
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if "diverged" in statuses else EXIT_OK
+    return EXIT_FAILED if any(s in ("diverged", "failed") for s in statuses) else EXIT_OK

@@ -1,6 +1,7 @@
-"""`freq-tui train --repeats N`: one configuration trained with N seeds, one
-run directory per seed under a parent directory, and the mean and standard
-deviation of every metric across the seeds."""
+"""`freq-tui train --repeats N [--jobs J]`: one configuration trained with N
+seeds (J at once, see parallel.py), one run directory per seed under a parent
+directory, and the mean, median, standard deviation and worst seed of every
+metric across the seeds."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,6 +16,7 @@ import numpy as np
 from .config import RunConfig
 from .errors import UserError
 from .files import atomic_write_json, atomic_write_text
+from .parallel import JobReport, progress_events, run_parallel, spread_devices
 from .rundir import _safe_name
 
 SUMMARY_JSON = "summary.json"
@@ -75,15 +77,21 @@ def _get(results: dict[str, Any], path: tuple[str, ...]) -> float:
 
 
 def mean_std(values: list[float]) -> dict[str, float]:
-    """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
+    """Mean, median and sample standard deviation (ddof 1; 0 for a single value)."""
     array = np.asarray(values, dtype=np.float64)
     std = float(array.std(ddof=1)) if array.size > 1 else 0.0
-    return {"mean": float(array.mean()), "std": std, "n": int(array.size)}
+    return {"mean": float(array.mean()), "median": float(np.median(array)), "std": std, "n": int(array.size)}
 
 
 def aggregate(results: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
-    """Mean ± std of each metric over the runs that produced results."""
+    """Mean ± std (and median) of each metric over the runs that produced
+    results, the worst seed by test MSE and each seed's own figures."""
     metrics = {label: mean_std([_get(r, path) for r in results]) for label, path in METRICS}
+    per_seed = [{"seed": seed, "status": r["status"], "test_mse": r["test_mse"], "verdict": r["verdict"]["code"],
+                 "worst_frequency_mse": max(row["test_mse"] for row in r["per_frequency"]),
+                 "train_time_s": r["train_time_s"],
+                 "time_to_target_s": (r.get("target") or {}).get("time_to_target_s")}
+                for r, seed in zip(results, seeds)]
     per_frequency = []
     for k, row in enumerate(results[0]["per_frequency"]):
         per_frequency.append({
@@ -94,6 +102,8 @@ def aggregate(results: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]
     return {
         "seeds": seeds,
         "metrics": metrics,
+        "worst_seed": max(per_seed, key=lambda row: row["test_mse"]),
+        "per_seed": per_seed,
         "per_frequency": per_frequency,
         "verdicts": dict(Counter(r["verdict"]["code"] for r in results)),
     }
@@ -106,10 +116,15 @@ def _pm(stats: dict[str, float], digits: int = 6) -> str:
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:
+    worst = summary["worst_seed"]
     lines = [f"# Repeats: {len(summary['seeds'])} seeds ({', '.join(map(str, summary['seeds']))})", "",
-             "Mean ± sample standard deviation across seeds.", "",
-             "| metric | mean ± std |", "| --- | --- |"]
-    lines += [f"| {label} | {_pm(stats)} |" for label, stats in summary["metrics"].items()]
+             "Mean ± sample standard deviation across seeds, and the median.", "",
+             "| metric | mean ± std | median |", "| --- | --- | --- |"]
+    lines += [f"| {label} | {_pm(stats)} | {stats['median']:.6f} |" for label, stats in summary["metrics"].items()]
+    lines += ["", f"Worst seed: {worst['seed']} (test MSE {worst['test_mse']:.6f}, worst frequency "
+                  f"{worst['worst_frequency_mse']:.6f}, verdict {worst['verdict']})"]
+    lines += [f"Not in the summary: seed {row['seed']} ({row['status']}: {row['message']})"
+              for row in summary.get("missing", [])]
     lines += ["", "| Hz | test MSE | correlation |", "| --- | --- | --- |"]
     lines += [f"| {row['hz']:g} | {_pm(row['test_mse'])} | {_pm(row['correlation'], 4)} |"
               for row in summary["per_frequency"]]
@@ -122,21 +137,44 @@ def write_summary(parent: Path, summary: dict[str, Any]) -> None:
     atomic_write_text(parent / SUMMARY_MD, summary_markdown(summary))
 
 
-def run_repeats(config: RunConfig, repeats: int, runs_root: str | Path,
-                run_one: Callable[[RunConfig], Any], should_stop: Callable[[], bool] = lambda: False
-                ) -> tuple[Path, Optional[dict[str, Any]], list[Any]]:
-    """Train each seed with `run_one(config) -> RunOutcome`; stop early when
-    `should_stop()`. Returns the parent directory, the summary (None when no
-    run produced results) and the outcomes."""
+def train_job(config: RunConfig, emit: Callable[[dict], None], stop) -> tuple[str, str, dict[str, Any]]:
+    """One seed in its own process (parallel.py): train, evaluate, and send
+    the epochs as they end."""
+    from .runner import run_training
+
+    outcome = run_training(config, on_event=progress_events(emit), stop=stop)
+    return outcome.training.status, outcome.training.message, {"results": outcome.results,
+                                                               "run_dir": str(outcome.run_dir.path)}
+
+
+def run_repeats(config: RunConfig, repeats: int, runs_root: str | Path, jobs: int,
+                run_one: Callable[[RunConfig], JobReport], should_stop: Callable[[], bool] = lambda: False,
+                on_update: Callable[[int, dict], None] = lambda index, update: None,
+                on_done: Callable[[JobReport], None] = lambda report: None,
+                ) -> tuple[Path, Optional[dict[str, Any]], list[JobReport]]:
+    """Train each seed: in this process with `run_one(config) -> JobReport`
+    when jobs = 1 (stopping early when `should_stop()`), else `jobs` at once
+    in processes of their own. Returns the parent directory, the summary
+    (None when no run produced results) and one report per seed started or not."""
     parent = make_parent(config, runs_root, repeats)
-    outcomes = []
-    for seed_config in seed_configs(config, parent, repeats):
-        outcomes.append(run_one(seed_config))
-        if should_stop():
-            break
-    done = [(o.results, c.seed) for o, c in zip(outcomes, seed_configs(config, parent, repeats)) if o.results]
+    configs = seed_configs(config, parent, repeats)
+    labels = [f"seed {c.seed}" for c in configs]
+    if jobs > 1:
+        reports = run_parallel(train_job, spread_devices(configs), labels, jobs, should_stop, on_update, on_done)
+    else:
+        reports = []
+        for index, seed_config in enumerate(configs):
+            reports.append(run_one(seed_config))
+            reports[-1].index, reports[-1].label = index, labels[index]
+            if should_stop():
+                break
+        reports += [JobReport(i, labels[i], "not_started", "not started: the repeats were stopped")
+                    for i in range(len(reports), repeats)]
+    done = [(r.value["results"], c.seed) for r, c in zip(reports, configs) if r.value and r.value["results"]]
     summary = None
     if done:
         summary = aggregate([r for r, _ in done], [s for _, s in done])
+        summary["missing"] = [{"seed": c.seed, "status": r.status, "message": r.message}
+                              for r, c in zip(reports, configs) if not (r.value and r.value["results"])]
         write_summary(parent, summary)
-    return parent, summary, outcomes
+    return parent, summary, reports

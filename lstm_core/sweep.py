@@ -20,7 +20,9 @@ from .baselines import bandpass_reference, zero_mse
 from .data import splits_for
 from .evaluate import evaluate
 from .files import atomic_write, atomic_write_text
-from .trainer import Trainer
+from .events import EventCallback
+from .parallel import JobReport, progress_events, run_parallel, spread_devices
+from .trainer import StopFlag, Trainer
 
 DEFAULT_FRACTIONS = (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 1.0)  # of 2 pi; 0.01 is `informative`, 1 is `literal`
 DEFAULT_PRESETS = {"stateful": "informative-stateful", "sequence": "informative-sequence"}
@@ -48,10 +50,11 @@ def sweep_configs(base: dict[str, dict[str, Any]], fractions: Sequence[float],
     return points
 
 
-def run_point(point: SweepPoint) -> dict[str, Any]:
+def run_point(point: SweepPoint, stop: Optional[StopFlag] = None,
+              on_event: Optional[EventCallback] = None) -> dict[str, Any]:
     config = point.config
     splits = splits_for(config)
-    trainer = Trainer(config, None, splits=splits)
+    trainer = Trainer(config, None, on_event=on_event, stop=stop, splits=splits)
     result = trainer.fit()
     metrics = evaluate(trainer.model, config, splits, trainer.device)
     test = splits["test"]
@@ -69,18 +72,49 @@ def run_point(point: SweepPoint) -> dict[str, Any]:
     }
 
 
+def point_label(point: SweepPoint) -> str:
+    return f"U(0, {point.phase_fraction:g}*2pi) {point.model}"
+
+
+def sweep_job(point: SweepPoint, emit: Callable[[dict], None], stop: StopFlag) -> tuple[str, str, Any]:
+    """One point in its own process (parallel.py); no row when it was stopped."""
+    row = run_point(point, stop, progress_events(emit))
+    if stop.is_set():
+        return stop.reason, f"{stop.reason}: no row for this point", None
+    return "finished", "", row
+
+
 def run_sweep(points: Sequence[SweepPoint], out_dir: str | Path,
-              on_row: Callable[[dict[str, Any]], None] = lambda row: None) -> list[dict[str, Any]]:
-    """Train and measure every point; the table is rewritten after each one,
-    so an interrupted sweep keeps what it measured."""
+              on_row: Callable[[dict[str, Any]], None] = lambda row: None, jobs: int = 1,
+              should_stop: Callable[[], bool] = lambda: False,
+              on_update: Callable[[int, dict], None] = lambda index, update: None,
+              on_done: Callable[[JobReport], None] = lambda report: None) -> list[dict[str, Any]]:
+    """Train and measure every point, `jobs` at once in processes of their
+    own when jobs > 1; the table (in the points' order) is rewritten after
+    each one, so an interrupted sweep keeps what it measured."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    for point in points:
-        rows.append(run_point(point))
-        on_row(rows[-1])
-        write_tables(rows, out_dir)
-    write_plot(rows, out_dir / "sweep.png")
+    if jobs > 1:
+        found: dict[int, dict[str, Any]] = {}
+
+        def done(report: JobReport) -> None:
+            if report.value is not None:
+                found[report.index] = report.value
+                on_row(report.value)
+                write_tables([found[i] for i in sorted(found)], out_dir)
+            on_done(report)
+
+        placed = [SweepPoint(p.phase_fraction, p.model, c) for p, c in zip(points, spread_devices([p.config for p in points]))]
+        run_parallel(sweep_job, placed, [point_label(p) for p in points], jobs, should_stop, on_update, done)
+        rows = [found[i] for i in sorted(found)]
+    else:
+        for point in points:
+            rows.append(run_point(point))
+            on_row(rows[-1])
+            write_tables(rows, out_dir)
+    if rows:
+        write_plot(rows, out_dir / "sweep.png")
     return rows
 
 
