@@ -76,11 +76,14 @@ class JobReport:
 
 
 def _child(index: int, job: Callable, arg: Any, messages) -> None:
-    """Child process: Ctrl+C at the terminal reaches the whole process group,
-    so children ignore SIGINT and stop when the parent sends SIGTERM."""
+    """Child process: Ctrl+C (or a hang-up) at the terminal reaches the whole
+    process group, so children ignore SIGINT and SIGHUP and stop when the
+    parent passes the stop on with SIGTERM; a second SIGTERM stops at once."""
     from .trainer import StopFlag
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     stop = StopFlag()
     received = []
 
@@ -90,9 +93,7 @@ def _child(index: int, job: Callable, arg: Any, messages) -> None:
             raise KeyboardInterrupt
         stop.request("interrupted")
 
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), handler)
+    signal.signal(signal.SIGTERM, handler)
     try:
         status, message, value = job(arg, lambda update: messages.put(("update", index, update)), stop)
     except KeyboardInterrupt:
