@@ -111,3 +111,18 @@ def test_sweep_jobs_2_gives_the_table_of_jobs_1(tmp_path):
     assert tables[0] == tables[1]
     proc = freq_tui("sweep", "--jobs", "0", "--out", str(tmp_path / "never"))
     assert proc.returncode == 2 and "--jobs" in proc.stderr and not (tmp_path / "never").exists()
+
+
+def test_runs_are_spread_over_the_gpus_in_turn(monkeypatch, tiny_config):
+    import torch
+
+    from lstm_core.parallel import spread_devices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    configs = [tiny_config(seed=s) for s in range(3)]
+    for config, device in zip(configs, ("auto", "cuda", "cpu")):
+        config.device = device
+    assert [c.device for c in spread_devices(configs)] == ["cuda:0", "cuda:1", "cpu"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert [c.device for c in spread_devices(configs)] == ["auto", "cuda", "cpu"]
