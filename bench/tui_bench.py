@@ -4,7 +4,7 @@ training throughput against the headless `run_training`.
     OMP_NUM_THREADS=1 python bench/tui_bench.py [--epochs 10] [--duration 10] [--keys 60] [--repeats 2] [--device cpu]
 
 The app runs in a real pseudo-terminal (100x30), exactly as a user starts it
-(`python -m lstm_core app --config FILE`). A reader thread drains everything
+(`python -m tui app --config FILE`). A reader thread drains everything
 the app writes to the terminal.
 
 - Latency: on the Train screen, while training runs, press `f` (next
@@ -54,7 +54,7 @@ class TerminalApp:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": path}
         env.pop("NO_COLOR", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "lstm_core", "app", "--config", str(config_path)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "tui", "app", "--config", str(config_path)],
                                      stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
                                      start_new_session=True)
         os.close(slave)
