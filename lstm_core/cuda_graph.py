@@ -41,8 +41,6 @@ def unsupported_reason(config: RunConfig, device: torch.device) -> Optional[str]
         return "bf16 autocast stays eager"
     if config.num_layers > 1 and config.dropout > 0:
         return "dropout draws random masks"
-    if config.learned_init_state:
-        return "a learned initial state gets its gradient outside the chunk"
     return None
 
 

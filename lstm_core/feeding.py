@@ -182,14 +182,6 @@ class Curriculum:
         return True
 
 
-def frequency_losses(output: torch.Tensor, target: torch.Tensor, n_streams: int) -> torch.Tensor:
-    """MSE of each frequency, (n_streams,), over a full-BPTT batch whose rows
-    are `stream_copies` repeats of the n_streams frequency streams (row r is
-    frequency r % n_streams, as `augmented` builds them)."""
-    row_loss = ((output - target) ** 2).mean(dim=1)
-    return row_loss.view(-1, n_streams).mean(dim=0)
-
-
 def _chunk_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
     """Truncated BPTT along each stream: gradients flow within a chunk, the
     state flows (detached) from one chunk to the next of the same stream."""
@@ -200,9 +192,7 @@ def _chunk_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
 
 
 def reset_state(model, batch: int, like: torch.Tensor) -> State:
-    """The state at t = 0: the model's own (it may be learned), else zeros."""
-    if hasattr(model, "initial_state"):
-        return model.initial_state(batch, like)
+    """The state at t = 0: zeros."""
     zeros = like.new_zeros(model.lstm.num_layers, batch, model.lstm.hidden_size)
     return zeros, zeros
 
@@ -213,8 +203,7 @@ def _one_step_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
 
     One layer takes the fast path below; deeper models the step-by-step
     gather (`_one_step_batches_stepwise`), which gives the same numbers."""
-    # the fast path assumes the zero reset state
-    if model.lstm.num_layers == 1 and type(model) in _READOUTS and getattr(model, "h0", None) is None:
+    if model.lstm.num_layers == 1 and type(model) in _READOUTS:
         yield from _one_step_batches_fast(model, inputs, targets, chunk)
     else:
         yield from _one_step_batches_stepwise(model, inputs, targets, chunk)

@@ -30,9 +30,9 @@ class RunOutcome:
 
 
 REGIME_FIELDS = ("truncation", "batch_size", "carry_state", "sequence_length", "augment", "stream_copies",
-                 "curriculum_start", "curriculum_growth", "curriculum_threshold", "curriculum_gate",
+                 "curriculum_start", "curriculum_growth", "curriculum_threshold",
                  "updates_per_epoch",
-                 "learned_init_state", "chrono_init", "scheduler", "hidden_size", "lr", "seed")
+                 "chrono_init", "scheduler", "hidden_size", "lr", "seed")
 
 
 def training_regime(config: RunConfig) -> dict[str, Any]:

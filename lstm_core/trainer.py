@@ -203,8 +203,6 @@ class Trainer:
             epoch_start = time.monotonic()
             self.model.train()
             loss_sum = torch.zeros((), device=self.device)
-            # Per-frequency train loss, for a curriculum gated by the worst frequency.
-            stream_loss_sum = torch.zeros(n_streams, device=self.device)
             done = 0
             last_report = time.monotonic()
             trained_length = self.curriculum.length
@@ -212,8 +210,6 @@ class Trainer:
             with precision.training_precision(config.precision, self.device):
                 for loss, output, target in self._updates(trained_length):
                     loss_sum += loss
-                    if config.curriculum_gate == "worst":
-                        stream_loss_sum += feeding.frequency_losses(output, target, n_streams)
                     done += 1
                     if self.stop.is_set():
                         break
@@ -244,10 +240,7 @@ class Trainer:
             # loss over the whole stream is expected to lag: the plateau
             # schedule and early stopping only start counting once it is done.
             curriculum_was_complete = self.curriculum.complete
-            gate_loss = train_loss
-            if config.curriculum_gate == "worst":
-                gate_loss = float(stream_loss_sum.max()) / max(done, 1)
-            self.curriculum.update(gate_loss)
+            self.curriculum.update(train_loss)
             if config.scheduler == "cosine":
                 self.scheduler.step()
             elif curriculum_was_complete:

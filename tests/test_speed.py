@@ -102,7 +102,6 @@ def test_cuda_graphs_apply_to_chunk_fed_training_on_cuda_only(tiny_config):
         assert "chunk-fed" in unsupported_reason(tiny_config(**settings), cuda), settings
     assert "bf16" in unsupported_reason(tiny_config(precision="bf16"), cuda)
     assert "dropout" in unsupported_reason(tiny_config(num_layers=2, dropout=0.2), cuda)
-    assert "initial state" in unsupported_reason(tiny_config(learned_init_state=True), cuda)
     trainer = Trainer(tiny_config())  # on the CPU: the eager loop, a plain optimizer
     assert trainer.graphed is None and not trainer.optimizer.defaults["capturable"]
 
