@@ -141,8 +141,8 @@ def test_multitask_trains_on_one_stream_with_all_targets(tiny_config, truncation
 def test_multitask_learns_under_informative_noise(tiny_config):
     config = tiny_config(model="multitask", epochs=12, lr=0.02, hidden_size=16)
     history = Trainer(config).fit().history
-    assert history[-1]["train_loss"] < 0.7 * history[0]["train_loss"]
-    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert history[-1].train_loss < 0.7 * history[0].train_loss
+    assert history[-1].val_loss < history[0].val_loss
 
 
 # ---- augmentation -------------------------------------------------------------

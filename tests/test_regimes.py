@@ -103,7 +103,7 @@ def test_trainer_records_the_curriculum(tmp_path):
     config = tiny(truncation="full", updates_per_epoch=2, curriculum_start=20,
                   curriculum_threshold=10.0, curriculum_growth=2.0, epochs=3)
     result = Trainer(config).fit()
-    lengths = [record["trained_length"] for record in result.history]
+    lengths = [record.trained_length for record in result.history]
     assert lengths == [20, 40, 80]
 
 

@@ -86,8 +86,8 @@ def test_one_step_training_learns_the_same_with_either_path(tiny_config, monkeyp
     monkeypatch.setattr(feeding, "_one_step_batches_fast", feeding._one_step_batches_stepwise)
     slow = Trainer(config).fit()
     for a, b in zip(fast.history, slow.history):
-        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
-        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
+        assert a.train_loss == pytest.approx(b.train_loss, rel=1e-4)
+        assert a.val_loss == pytest.approx(b.val_loss, rel=1e-4)
 
 
 def test_cuda_graphs_apply_to_chunk_fed_training_on_cuda_only(tiny_config):
