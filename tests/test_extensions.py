@@ -151,13 +151,13 @@ def test_augmentation_noise_has_the_requested_snr():
     inputs = torch.zeros(3, 50_000, 4)
     inputs[:, :, 0] = S
     inputs[torch.arange(3), :, 1 + torch.arange(3)] = 1.0
-    noisy = feeding.augment(inputs, 10.0, torch.Generator().manual_seed(0))
+    noisy = feeding.add_input_noise(inputs, 10.0, torch.Generator().manual_seed(0))
     noise = noisy[..., 0] - inputs[..., 0]
     snr = 10 * math.log10(float(S.pow(2).mean() / noise[0].pow(2).mean()))
     assert snr == pytest.approx(10.0, abs=0.1)
     assert torch.equal(noise[0], noise[2])  # one S, one draw, in every stream
     assert torch.equal(noisy[..., 1:], inputs[..., 1:])  # selectors untouched
-    assert feeding.augment(inputs, 0.0, torch.Generator()) is inputs
+    assert feeding.add_input_noise(inputs, 0.0, torch.Generator()) is inputs
 
 
 def test_augmentation_is_applied_in_training_only(tiny_config):

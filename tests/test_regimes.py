@@ -24,7 +24,7 @@ def test_shuffle_keeps_the_values_of_s_and_the_targets():
     config = tiny(augment="shuffle_s", stream_copies=3)
     x, y = to_device(splits_for(config)["train"], torch.device("cpu"))
     generator = torch.Generator().manual_seed(0)
-    ax, ay = feeding.augmented(config, x, y, generator)
+    ax, ay = feeding.stream_copies(config, x, y, generator)
     assert ax.shape == (3 * x.shape[0], x.shape[1], x.shape[2])
     for row in range(ax.shape[0]):
         source = x[row % x.shape[0]]
@@ -33,14 +33,14 @@ def test_shuffle_keeps_the_values_of_s_and_the_targets():
         assert torch.equal(ay[row], y[row % y.shape[0]])  # targets stay in time order
     assert not torch.equal(ax[:, :, 0], x[:, :, 0].repeat(3, 1))  # it did shuffle
     # a second pass draws a new shuffle
-    bx, _ = feeding.augmented(config, x, y, generator)
+    bx, _ = feeding.stream_copies(config, x, y, generator)
     assert not torch.equal(ax, bx)
 
 
 def test_no_augmentation_leaves_streams_alone():
     config = tiny()
     x, y = to_device(splits_for(config)["train"], torch.device("cpu"))
-    ax, ay = feeding.augmented(config, x, y, torch.Generator())
+    ax, ay = feeding.stream_copies(config, x, y, torch.Generator())
     assert ax is x and ay is y
 
 
