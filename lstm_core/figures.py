@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .data import SignalSet
+from .metrics import amplitude_spectrum
 
 DPI = 150
 NAMES = ("graph1_single_frequency.png", "graph2_all_frequencies.png", "training_curves.png",
@@ -110,22 +111,17 @@ def training_curves(history: Sequence[dict[str, Any]], zero_mse: float | None = 
     return figure
 
 
-def _amplitude_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    n = x.shape[-1]
-    return np.fft.rfftfreq(n, d=1.0 / fs), 2.0 * np.abs(np.fft.rfft(x)) / n
-
-
 def fft_analysis(test: SignalSet, output: np.ndarray) -> Figure:
     rows, cols = _grid(test.n_frequencies)
     figure = Figure(figsize=(6 * cols, 3.6 * rows), layout="constrained")
     top = min(test.fs / 2, 2.0 * float(np.max(test.frequencies)) + 2.0)
-    hz, s_amp = _amplitude_spectrum(test.S, test.fs)
+    hz, s_amp = amplitude_spectrum(test.S, test.fs)
     shown = hz <= top
     floor = 1e-6
     for k in range(test.n_frequencies):
         ax = figure.add_subplot(rows, cols, k + 1)
-        _, t_amp = _amplitude_spectrum(test.targets[k], test.fs)
-        _, o_amp = _amplitude_spectrum(output[k], test.fs)
+        _, t_amp = amplitude_spectrum(test.targets[k], test.fs)
+        _, o_amp = amplitude_spectrum(output[k], test.fs)
         ax.plot(hz[shown], np.maximum(s_amp[shown], floor), color=SIGNAL, linewidth=0.8, label="mixed signal S")
         ax.plot(hz[shown], np.maximum(t_amp[shown], floor), color=TARGET, linewidth=2.0, label="target")
         ax.plot(hz[shown], np.maximum(o_amp[shown], floor), color=OUTPUT, linewidth=1.0, label="LSTM output")
