@@ -186,3 +186,22 @@ def render_all(test: SignalSet, output: np.ndarray, history: Sequence[dict[str, 
         "error_distribution.png": error_distribution(test, output),
     }
     return {name: to_png(figure) for name, figure in figures.items()}
+
+
+def extraction_figure(result, model_name: str) -> Figure:
+    """`freq-tui extract`: the audio input and each extracted component
+    (result: an `audio.Extraction`)."""
+    k = len(result.frequencies)
+    figure = Figure(figsize=(10, 1.6 * (k + 1) + 0.6), layout="constrained")
+    axes = figure.subplots(k + 1, 1, sharex=True, squeeze=False)[:, 0]
+    axes[0].plot(result.t, result.signal, lw=0.6, color="0.3")
+    axes[0].set_ylabel("input")
+    axes[0].set_title(f"{result.source.name}: {result.source_rate} Hz -> {result.fs:g} Hz, gain {result.gain:.3g}, "
+                      f"{model_name} model")
+    for ax, hz, component, amp in zip(axes[1:], result.frequencies, result.components, result.fitted_amplitudes):
+        ax.plot(result.t, component, lw=0.8)
+        ax.set_ylabel(f"{hz:g} Hz")
+        ax.text(0.99, 0.9, f"input amplitude at {hz:g} Hz: {amp:.3g}", transform=ax.transAxes, ha="right", va="top",
+                fontsize=8)
+    axes[-1].set_xlabel("time (s)")
+    return figure
