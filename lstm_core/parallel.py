@@ -61,7 +61,7 @@ def progress_events(emit: Callable[[dict], None]) -> Callable[[Any], None]:
         if isinstance(event, RunStarted):
             emit({"epochs": event.total_epochs})
         elif isinstance(event, EpochEnd):
-            emit({"epoch": event.epoch, "val_loss": event.val_loss})
+            emit({"epoch": event.record.epoch, "val_loss": event.record.val_loss})
 
     return on_event
 

@@ -26,7 +26,7 @@ def expected_stop(val_losses, target, patience):
 @pytest.fixture
 def reference(tiny_config):
     history = Trainer(tiny_config(epochs=EPOCHS, lr=0.01)).fit().history
-    losses = [r["val_loss"] for r in history]
+    losses = [r.val_loss for r in history]
     target = max(losses[5], losses[6])  # epochs 6 and 7 are at or below it: the stop comes by epoch 7
     return losses, target
 
@@ -34,22 +34,25 @@ def reference(tiny_config):
 def test_run_stops_once_the_target_held(tiny_config, reference):
     losses, target = reference
     stop, first = expected_stop(losses, target, 2)
-    result = Trainer(tiny_config(epochs=EPOCHS, lr=0.01, target_mse=target, target_patience=2)).fit()
+    trainer = Trainer(tiny_config(epochs=EPOCHS, lr=0.01, target_mse=target, target_patience=2))
+    result = trainer.fit()
     assert result.status == "target_reached" and result.epochs_run == stop < EPOCHS
-    assert [r["val_loss"] for r in result.history] == losses[:stop]  # the same run, cut short
+    assert [r.val_loss for r in result.history] == losses[:stop]  # the same run, cut short
     assert f"from epoch {first}" in result.message
-    record = result.target
+    record = trainer.target_record(result.status)
     assert record["reached"] and record["first_epoch"] == first
-    assert record["time_to_target_s"] == pytest.approx(sum(r["epoch_time"] for r in result.history[:first]))
-    assert record["time_to_stop_s"] == pytest.approx(sum(r["epoch_time"] for r in result.history))
+    assert record["time_to_target_s"] == pytest.approx(sum(r.epoch_time for r in result.history[:first]))
+    assert record["time_to_stop_s"] == pytest.approx(sum(r.epoch_time for r in result.history))
 
 
 def test_an_unreached_target_changes_nothing(tiny_config, reference):
     losses, _ = reference
-    result = Trainer(tiny_config(epochs=EPOCHS, lr=0.01, target_mse=min(losses) / 2)).fit()
-    assert result.status == "finished" and [r["val_loss"] for r in result.history] == losses
-    assert result.target["reached"] is False and result.target["first_epoch"] is None
-    assert Trainer(tiny_config(epochs=2)).fit().target is None  # target_mse = 0: off
+    trainer = Trainer(tiny_config(epochs=EPOCHS, lr=0.01, target_mse=min(losses) / 2))
+    result = trainer.fit()
+    assert result.status == "finished" and [r.val_loss for r in result.history] == losses
+    record = trainer.target_record(result.status)
+    assert record["reached"] is False and record["first_epoch"] is None
+    assert Trainer(tiny_config(epochs=2)).target_record("finished") is None  # target_mse = 0: off
 
 
 def test_results_and_status_say_so_and_resume_refuses(tiny_config, reference, tmp_path):
