@@ -158,7 +158,9 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
             if index not in reports:
                 code = process.exitcode
                 why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                finish(JobReport(index, "", "failed", f"process ended without a result ({why})"))
+                # a stop that reached a child still starting up ends it before its handler is in place
+                status = "interrupted" if stopping and code == -signal.SIGTERM else "failed"
+                finish(JobReport(index, "", status, f"process ended without a result ({why})"))
     while receive(None):
         pass
     return [reports[i] for i in range(len(args))]
