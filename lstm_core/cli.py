@@ -10,9 +10,9 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from .config import FIELDS, build_config, field_type, list_presets, load_preset, load_toml
+from .config import FIELDS, build_config, check_repeats, field_type, list_presets, load_preset, load_toml
 from . import eval_commands
-from .errors import UserError
+from .errors import UserError, echo
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -106,9 +106,9 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {echo(text)})") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
+        raise argparse.ArgumentTypeError(f"must be >= 1 (got {echo(value)})")
     return value
 
 
@@ -176,6 +176,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = None
     else:
         config = config_from_args(args)  # before the heavy imports: bad input fails fast
+        check_repeats(config, args.repeats)
 
     from .console_view import TrainingView, print_results
     from .runner import resume_training, run_training

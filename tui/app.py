@@ -19,6 +19,7 @@ from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from lstm_core.config import RunConfig, load_config_file, load_toml
+from lstm_core.device import check_environment
 from lstm_core.errors import UserError
 from lstm_core.rundir import RunDir
 from lstm_core.trainer import StopFlag
@@ -84,6 +85,7 @@ class FreqApp(App):
             return False
         self.stop_following()
         try:
+            check_environment(config)  # device, precision, memory: before a run directory exists
             run_dir = RunDir.create(config, self.runs_root)
         except UserError as exc:
             self.push_screen(ErrorDialog("Cannot start training", str(exc)))
