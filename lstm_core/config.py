@@ -21,7 +21,7 @@ else:  # pragma: no cover
 
 import tomli_w
 
-from .errors import ConfigError, echo
+from .errors import ConfigError, UserError, echo
 
 TWO_PI = 2.0 * math.pi
 
@@ -451,17 +451,23 @@ FIELDS_PHASE_INDEX = {"phase_low": 0, "phase_high": 1}
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML config file into raw settings. Raises ConfigError naming
     the file for anything unreadable or unknown."""
+    from .files import MAX_CONFIG_BYTES, read_regular
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), "config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_regular(path, "config file", MAX_CONFIG_BYTES).decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError(str(path), f"cannot read config file ({exc.__class__.__name__})") from None
+    except ConfigError:
+        raise
+    except UserError as exc:
+        raise ConfigError(exc.subject, exc.reason) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"is not valid TOML: {exc}") from None
+    except RecursionError:  # arrays or tables nested hundreds deep
+        raise ConfigError(str(path), "is not valid TOML for a config: values nested too deeply") from None
     raw: dict[str, Any] = {}
     for key, value in data.items():
         # Section tables ([data], [model], ...) are allowed and flattened.

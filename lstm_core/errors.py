@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SUBJECT_LIMIT = 80  # characters of a file name or field a message repeats
+SUBJECT_LIMIT = 200  # characters of a file name or field a message repeats
 REASON_LIMIT = 300
 ECHO_LIMIT = 40  # characters of a value the user gave that a message repeats
 
