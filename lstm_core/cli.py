@@ -12,7 +12,7 @@ import numpy as np
 
 from .config import FIELDS, build_config, check_repeats, field_type, list_presets, load_preset, load_toml
 from . import eval_commands
-from .errors import UserError, echo
+from .errors import SUBJECT_LIMIT, UserError, clip, echo
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -250,7 +250,42 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """The command line (argv None: the process's own arguments; then, once
+    the command is done, a Ctrl+C while the process shuts down ends it with
+    one line too)."""
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # while parsing or importing, before a handler runs
+        print("freq-tui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if argv is None:
+            _quiet_shutdown()
+
+
+def _quiet_shutdown() -> None:
+    """From here the process only ends (threads joined, files closed): a
+    Ctrl+C now ends it at once, exit 130 and one line, where Python would
+    print a KeyboardInterrupt traceback from its shutdown code."""
+    def stop(signum, frame):
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        try:
+            os.write(2, b"freq-tui: interrupted\n")
+        except OSError:
+            pass
+        os._exit(EXIT_INTERRUPTED)
+
+    try:
+        signal.signal(signal.SIGINT, stop)
+    except ValueError:  # not the main thread
+        pass
+
+
+def _main(argv: Sequence[str]) -> int:
+    argv = list(argv)
     parser = build_parser()
     if not argv:
         argv = ["app"]
@@ -274,5 +309,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # library turns the ones it expects into UserErrors): still one line.
         if exc.filename is None:
             raise
-        print(f"freq-tui: error: {exc.filename}: {exc.strerror or exc.__class__.__name__}", file=sys.stderr)
+        print(f"freq-tui: error: {clip(str(exc.filename), SUBJECT_LIMIT)}: {exc.strerror or exc.__class__.__name__}",
+              file=sys.stderr)
         return EXIT_USAGE

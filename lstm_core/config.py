@@ -475,7 +475,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         for sub_key, sub_value in items:
             name = normalise_key(sub_key)
             if name not in FIELDS:
-                raise ConfigError(str(path), f"unknown config key '{sub_key}'")
+                raise ConfigError(str(path), f"unknown config key {echo(sub_key)}")
             raw[name] = sub_value
     return raw
 
@@ -490,7 +490,7 @@ def list_presets() -> list[str]:
 
 def load_preset(name: str) -> dict[str, Any]:
     if name not in list_presets():
-        raise ConfigError("preset", f"unknown preset '{name}' (available: {', '.join(list_presets()) or 'none'})")
+        raise ConfigError("preset", f"unknown preset {echo(name)} (available: {', '.join(list_presets()) or 'none'})")
     return load_toml(PRESETS_DIR / f"{name}.toml")
 
 

@@ -60,15 +60,16 @@ def _device_free(device: torch.device) -> int | None:
         return None
 
 
-def check_environment(config: RunConfig) -> torch.device:
+def check_environment(config: RunConfig, train: bool = True) -> torch.device:
     """Everything about this machine a run depends on, checked before a run
     directory exists: the device is present, the training precision works
-    on it, and data + model + evaluation fit in its memory. Returns the
-    device; raises a ConfigError naming the field."""
+    on it (`train`; evaluation is always fp32), and data + model +
+    evaluation fit in its memory. Returns the device; raises a UserError
+    naming the field."""
     from .precision import unsupported_reason
 
     device = resolve_device(config.device)
-    why = unsupported_reason(config.precision, device)
+    why = unsupported_reason(config.precision, device) if train else None
     if why is not None:
         raise ConfigError("precision", f"{config.precision} cannot train on {device} here ({why}); use fp32")
     need = memory_estimate(config)

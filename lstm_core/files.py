@@ -120,9 +120,14 @@ def read_regular(path: str | Path, what: str, max_bytes: int) -> bytes:
     never more than that, even from a file that grows while it is read."""
     with open_regular(path, what, max_bytes) as handle:
         try:
-            data = handle.read(max_bytes + 1)
+            # read(n) sets n bytes aside first: ask for the size the file has
+            # (and a byte more), then go on in steps only if it grew.
+            parts = [handle.read(os.fstat(handle.fileno()).st_size + 1)]
+            while parts[-1] and sum(map(len, parts)) <= max_bytes:
+                parts.append(handle.read(1 << 20))
         except OSError as exc:
             raise UserError(str(path), f"cannot read {what} ({exc.strerror or exc.__class__.__name__})") from None
+    data = b"".join(parts)
     if len(data) > max_bytes:
         raise UserError(str(path), f"{what} grew past {_size(max_bytes)} while it was read")
     return data

@@ -235,9 +235,11 @@ class RunDir:
         atomic_write_json(self.path / RESULTS, results)
 
     def read_results(self) -> Optional[dict[str, Any]]:
-        """results.json, or None where it is missing, unreadable or fails its
-        schema (`report` then writes a new one from a fresh evaluation)."""
-        return _read_record(self.path / RESULTS, RESULTS_SCHEMA)
+        """results.json, or None where it is missing or not JSON (`report`
+        then writes a new one). One that is JSON but fails its schema is a
+        UserError naming the file and the key: nothing reads it, and nothing
+        overwrites what it still holds."""
+        return _read_record(self.path / RESULTS, RESULTS_SCHEMA, strict=True)
 
 
 _NUMBER = (int, float)
@@ -271,9 +273,12 @@ def schema_problem(record: Any, schema: dict[str, Any]) -> Optional[str]:
     return None
 
 
-def _read_record(path: Path, schema: dict[str, Any]) -> Optional[dict[str, Any]]:
+def _read_record(path: Path, schema: dict[str, Any], strict: bool = False) -> Optional[dict[str, Any]]:
     try:
         record = json.loads(read_regular(path, "JSON file", MAX_JSON_BYTES).decode("utf-8"))
     except (UserError, ValueError, RecursionError):  # missing, unreadable, not JSON, too big, not a file
         return None
-    return None if schema_problem(record, schema) else record
+    problem = schema_problem(record, schema)
+    if problem and strict and isinstance(record, dict):
+        raise UserError(str(path), f"damaged ({problem}); move it aside to write a new one")
+    return None if problem else record

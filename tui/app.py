@@ -213,7 +213,10 @@ class FreqApp(App):
             changed = True
         final = state != "running"
         if final:
-            results = run.read_results()
+            try:
+                results = run.read_results()
+            except UserError:  # damaged: the Evaluate screen says so when it is opened
+                results = None
             if results is not None:
                 self.evaluation_target = str(run.path)
             s.add_log(f"run ended: {state}")
