@@ -58,7 +58,7 @@ def trained_run(tmp_path: Path, name: str, *flags: str) -> Path:
 @pytest.mark.parametrize("flags, needles", [
     (["--fs", "5e6", "--duration", "5e6"], ("duration", "too much data")),  # each in range, the product is not
     (["--duration", "1e300"], ("duration", "<= 1e+07", "1e+300")),
-    (["--fs", "-1e308"], ("fs", "> 0")),
+    (["--fs=-1e308"], ("fs", "> 0")),
     (["--frequencies", ",".join(str(i) for i in range(1, 70)), "--fs", "1000"], ("frequencies", "at most 64")),
     (["--model", "sequence", "--sequence-length", "100000000"], ("sequence_length", "<= 1000000")),
     (["--epochs", str(10**20)], ("epochs", "1.000e+20")),
@@ -93,7 +93,7 @@ def test_memory_of_data_model_and_evaluation_is_checked_against_the_machine(tmp_
     sizes = memory_estimate(big)
     assert sizes["model"] > 30 * 2**30  # 2.1 G weights, their gradients, Adam's moments, best copy
     long_stream = build_config({"frequencies": [5.0], "fs": 1e4, "duration": 2000.0, "hidden_size": 4096})
-    assert memory_estimate(long_stream)["evaluation"] > 2**40  # a whole-stream prediction, 2e7 x 4096
+    assert memory_estimate(long_stream)["evaluation"] > 300 * 2**30  # a whole-stream prediction, 2e7 x 4096
     assert memory_estimate(build_config({}))["host"] < 100 * 2**20  # the default needs under 100 MB
 
     monkeypatch.setattr(device_module, "available_memory", lambda: {"host": 2**30})
@@ -170,6 +170,16 @@ def test_devices_and_folders_are_named_not_read(path, kind, tmp_path, capsys):
     assert not (tmp_path / "ev").exists()
 
 
+def test_data_sets_checkpoints_and_audio_that_are_pipes(tmp_path):
+    from lstm_core.checkpoint import load_checkpoint
+    from lstm_core.data import load_npz
+
+    for name, read in (("data.npz", load_npz), ("best.pt", load_checkpoint), ("in.wav", read_wav)):
+        os.mkfifo(tmp_path / name)
+        with pytest.raises(UserError, match=r"named pipe, not a regular file"):
+            read(tmp_path / name)  # returns at once: nothing is opened to wait for a writer
+
+
 def test_files_larger_than_their_kind_may_be(tmp_path, capsys):
     config = tmp_path / "big.toml"
     config.write_text("# " + "x" * (2 << 20) + "\nepochs = 1\n")
@@ -181,7 +191,8 @@ def test_deep_nesting_in_toml_is_one_line(tmp_path, capsys):
                        ("tables.toml", "x = " + "{a = " * 1000 + "1" + "}" * 1000 + "\n"),
                        ("shallow.toml", "frequencies = [[[1.0]]]\n")):
         (tmp_path / name).write_text(text)
-        err = refused(capsys, ["train", "--config", str(tmp_path / name)], name)
+        err = refused(capsys, ["train", "--config", str(tmp_path / name)],
+                      "frequencies: must be a list of numbers" if name == "shallow.toml" else name)
         assert len(err) < 300
 
 
