@@ -1,5 +1,6 @@
-"""`freq-tui`: with no arguments it opens the app; `freq-tui train` and the
-other subcommands run headless. User mistakes print one line and exit 2."""
+"""The headless commands of `freq-tui` (`train`, `sweep`, `report`, ...).
+The console script itself is `tui.cli:main`, which adds the `app` command;
+this module never imports the app. User mistakes print one line and exit 2."""
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,10 @@ def config_from_args(args: argparse.Namespace):
     return build_config(preset_values, file_values, flag_values)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="freq-tui", description=__doc__.splitlines()[0])
+def build_parser(add_commands: Optional[Callable[[Any], None]] = None) -> argparse.ArgumentParser:
+    """The parser of every headless command; `add_commands(subparsers)` adds
+    more (the app adds `app`)."""
+    parser = _Parser(prog="freq-tui", description="Train LSTMs to extract pure sinusoids from a noisy mixed signal.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     train = sub.add_parser("train", help="train a model headless and evaluate it")
     add_config_flags(train)
@@ -96,9 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="new output directory (default: RUNS_ROOT/<timestamp>-evaluate)")
     evaluate.add_argument("--runs-root", default="runs", help="where the default output directory goes")
     evaluate.set_defaults(handler=eval_commands.cmd_evaluate)
-    app = sub.add_parser("app", help="open the terminal app (the default with no command)")
-    app.add_argument("--config", metavar="FILE", help="TOML config to start the form with")
-    app.set_defaults(handler=cmd_app)
+    if add_commands is not None:
+        add_commands(sub)
     return parser
 
 
@@ -110,12 +112,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1 (got {echo(value)})")
     return value
-
-
-def cmd_app(args: argparse.Namespace) -> int:
-    from tui.app import run_app  # only the app imports Textual
-
-    return run_app(config_path=getattr(args, "config", None))
 
 
 def install_stop_signals(request_stop: Callable[[str], None]) -> dict[int, Any]:
@@ -249,17 +245,18 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """The command line (argv None: the process's own arguments; then, once
-    the command is done, a Ctrl+C while the process shuts down ends it with
-    one line too)."""
+def main(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.ArgumentParser] = None,
+         process: Optional[bool] = None) -> int:
+    """The command line. `process` (default: argv is None, the process's own
+    arguments): the process ends after this, so a Ctrl+C while it shuts
+    down ends it with one line too."""
     try:
-        return _main(sys.argv[1:] if argv is None else argv)
+        return _main(sys.argv[1:] if argv is None else argv, parser)
     except KeyboardInterrupt:  # while parsing or importing, before a handler runs
         print("freq-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        if argv is None:
+        if process if process is not None else argv is None:
             _quiet_shutdown()
 
 
@@ -284,11 +281,9 @@ def _quiet_shutdown() -> None:
         pass
 
 
-def _main(argv: Sequence[str]) -> int:
+def _main(argv: Sequence[str], parser: Optional[argparse.ArgumentParser] = None) -> int:
     argv = list(argv)
-    parser = build_parser()
-    if not argv:
-        argv = ["app"]
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

@@ -11,7 +11,7 @@ fixed input tensors. It is the same arithmetic in the same order: the
 parameters after three epochs were bit-identical to the eager loop's
 (tests/test_cuda.py checks it on every GPU it runs on).
 
-Used for the chunk-fed models (`feeding.feeds_chunks`) on CUDA, unless
+Used for the chunk-fed models (`feeding.Feeding.CHUNKS`) on CUDA, unless
 `cuda_graphs = false`. Not for bf16 autocast, dropout (random masks) or a
 learned initial state (its gradient comes from outside the chunk), which
 stay eager (`unsupported_reason`).
@@ -23,7 +23,7 @@ from typing import Iterator, Optional
 import torch
 
 from .config import RunConfig
-from .feeding import feeds_chunks
+from .feeding import Feeding, feeding_of
 from .update import apply_update
 
 Update = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (loss, output, target), all detached
@@ -35,14 +35,12 @@ def unsupported_reason(config: RunConfig, device: torch.device) -> Optional[str]
         return "CUDA graphs need a CUDA device"
     if not config.cuda_graphs:
         return "cuda_graphs is off"
-    if not feeds_chunks(config):
+    if feeding_of(config) is not Feeding.CHUNKS:
         return "only chunk-fed training (truncated BPTT over consecutive chunks) is captured"
     if config.precision == "bf16":
         return "bf16 autocast stays eager"
     if config.num_layers > 1 and config.dropout > 0:
         return "dropout draws random masks"
-    if config.learned_init_state:
-        return "a learned initial state gets its gradient outside the chunk"
     return None
 
 

@@ -213,10 +213,6 @@ class RunDir:
         self._metrics.append(record)
         atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in self._metrics))
 
-    def truncate_metrics(self, last_epoch: int) -> None:
-        """Keep the records up to `last_epoch`."""
-        self.rewrite_metrics([r for r in self.read_metrics() if r.get("epoch", 0) <= last_epoch])
-
     def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
         """Replace the file (on resume: with the history kept in last.pt,
         which may be one epoch ahead of a metrics file cut short by a kill)."""

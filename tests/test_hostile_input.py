@@ -151,7 +151,7 @@ def test_a_named_pipe_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "config.toml"
     os.mkfifo(fifo)
     for args in (["train", "--config", str(fifo)], ["evaluate", str(fifo)], ["app", "--config", str(fifo)]):
-        proc = subprocess.run([sys.executable, "-m", "lstm_core", *args], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True,
                               timeout=60, cwd=tmp_path)  # would hang forever if the pipe were opened to read
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert "named pipe, not a regular file" in proc.stderr and str(fifo) in proc.stderr
