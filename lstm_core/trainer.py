@@ -160,8 +160,7 @@ class Trainer:
 
     def _updates(self, length: int):
         """Make one epoch's updates over the first `length` steps of every
-        stream; yield (loss, output, target) of each, detached and on the
-        device."""
+        stream; yield the loss of each, detached and on the device."""
         config = self.config
         if self.graphed is not None:
             x, y = feeding.training_streams(config, self.train_x, self.train_y, self.generator, length)
@@ -170,95 +169,105 @@ class Trainer:
         batches = feeding.train_batches(self.model, config, self.train_x, self.train_y, self.generator,
                                         length=length)
         for output, target in precision.forward_passes(batches, config.precision, self.device):
-            yield apply_update(self.model, self.optimizer, output, target, config.grad_clip), output.detach(), target
+            yield apply_update(self.model, self.optimizer, output, target, config.grad_clip)
 
     def fit(self) -> RunEnded:
+        """Train until the epochs run out, patience runs out, the loss
+        diverges or a stop is requested; then load the best weights."""
         config = self.config
-        n_streams = self.train_y.shape[0]
-        n_batches = feeding.batches_per_epoch(config, n_streams, self.curriculum.length)
-        self.on_event(RunStarted(config.epochs, n_batches, str(self.device), start_epoch=self.epoch + 1))
         started = time.monotonic()
-        status, message = "finished", f"ran all {config.epochs} epochs"
-        # A resumed run whose last epoch had already used up its patience.
-        stopped_early = self.epoch > 0 and self.epochs_without_improvement >= config.patience
-        if stopped_early:
-            status, message = "early_stopped", self._early_stop_message()
-
-        while not stopped_early and self.epoch < config.epochs:
+        n_batches = feeding.batches_per_epoch(config, self.train_y.shape[0], self.curriculum.length)
+        self.on_event(RunStarted(config.epochs, n_batches, str(self.device), start_epoch=self.epoch + 1))
+        ending = self._patience_ran_out()  # a resumed run may have used it up already
+        while ending is None and self.epoch < config.epochs:
             epoch = self.epoch + 1
             epoch_start = time.monotonic()
-            self.model.train()
-            loss_sum = torch.zeros((), device=self.device)
-            done = 0
-            last_report = time.monotonic()
-            trained_length = self.curriculum.length
-            n_batches = feeding.batches_per_epoch(config, n_streams, trained_length)
-            with precision.training_precision(config.precision, self.device):
-                for loss, output, target in self._updates(trained_length):
-                    loss_sum += loss
-                    done += 1
-                    if self.stop.is_set():
-                        break
-                    if time.monotonic() - last_report >= PROGRESS_INTERVAL_S or done == n_batches:
-                        last_report = time.monotonic()
-                        mean_loss = float(loss_sum) / done
-                        if not math.isfinite(mean_loss):
-                            break  # diverged: no point finishing the epoch
-                        self.on_event(BatchProgress(epoch, done, n_batches, mean_loss))
-
+            train_loss = self.train_epoch(epoch)
             if self.stop.is_set():
                 # The unfinished epoch is dropped: last.pt stays at the end of
                 # the last whole epoch, so a resume repeats this one exactly.
-                status = self.stop.reason
-                message = f"{self.stop.reason} during epoch {epoch}; checkpoints of epoch {self.epoch} kept"
+                ending = (self.stop.reason,
+                          f"{self.stop.reason} during epoch {epoch}; checkpoints of epoch {self.epoch} kept")
                 break
-
-            train_loss = float(loss_sum) / max(done, 1)
-            val_loss, val_prediction = self.validation_loss() if math.isfinite(train_loss) else (math.nan, None)
+            val_loss, prediction = self.validation_loss() if math.isfinite(train_loss) else (math.nan, None)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-                status = "diverged"
-                kind = "NaN" if math.isnan(train_loss) or math.isnan(val_loss) else "infinite"
-                kept = f"checkpoints of epoch {self.epoch} kept" if self.epoch else "no checkpoint was written"
-                message = f"loss became {kind} in epoch {epoch}; {kept} (try a lower --lr)"
+                ending = ("diverged", self._divergence_message(epoch, train_loss, val_loss))
                 break
+            record = self.end_epoch(epoch, train_loss, val_loss, time.monotonic() - epoch_start)
+            self.on_event(EpochEnd(record, self._preview(prediction)))
+            ending = self._patience_ran_out()
 
-            # While a curriculum still grows the trained prefix, the validation
-            # loss over the whole stream is expected to lag: the plateau
-            # schedule and early stopping only start counting once it is done.
-            curriculum_was_complete = self.curriculum.complete
-            self.curriculum.update(train_loss)
-            if config.scheduler == "cosine":
-                self.scheduler.step()
-            elif curriculum_was_complete:
-                self.scheduler.step(val_loss)
-            self.epoch = epoch
-            is_best = val_loss < self.best_val_loss
-            if is_best:
-                self.best_val_loss, self.best_epoch = val_loss, epoch
-                self.epochs_without_improvement = 0
-                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            elif curriculum_was_complete:
-                self.epochs_without_improvement += 1
-            record = EpochRecord(epoch, train_loss, val_loss, self.optimizer.param_groups[0]["lr"],
-                                 time.monotonic() - epoch_start, is_best, trained_length)
-            self.history.append(record)
-            if is_best:
-                self._save("best.pt")
-            self._save("last.pt")
-            if self.run_dir is not None:
-                self.run_dir.append_metrics(record.to_json())
-            self.on_event(EpochEnd(record, self._preview(val_prediction)))
-
-            if self.epochs_without_improvement >= config.patience:
-                status, message = "early_stopped", self._early_stop_message()
-                break
-
+        status, message = ending or ("finished", f"ran all {config.epochs} epochs")
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)  # evaluate the best weights
         ended = RunEnded(status, message, self.epoch, self.best_epoch, self.best_val_loss,
                          time.monotonic() - started, tuple(self.history))
         self.on_event(ended)
         return ended
+
+    def train_epoch(self, epoch: int) -> float:
+        """One epoch's updates; returns the mean training loss (NaN or
+        infinite if it diverged). Returns early when a stop is requested."""
+        self.model.train()
+        n_streams = self.train_y.shape[0]
+        n_batches = feeding.batches_per_epoch(self.config, n_streams, self.curriculum.length)
+        loss_sum = torch.zeros((), device=self.device)
+        done = 0
+        last_report = time.monotonic()
+        with precision.training_precision(self.config.precision, self.device):
+            for loss in self._updates(self.curriculum.length):
+                loss_sum += loss
+                done += 1
+                if self.stop.is_set():
+                    break
+                if time.monotonic() - last_report >= PROGRESS_INTERVAL_S or done == n_batches:
+                    last_report = time.monotonic()  # the loss is synced from the device only this often
+                    mean_loss = float(loss_sum) / done
+                    if not math.isfinite(mean_loss):
+                        break  # diverged: no point finishing the epoch
+                    self.on_event(BatchProgress(epoch, done, n_batches, mean_loss))
+        return float(loss_sum) / max(done, 1)
+
+    def end_epoch(self, epoch: int, train_loss: float, val_loss: float, epoch_time: float) -> EpochRecord:
+        """Schedules, best weights, checkpoints and the metrics line of a
+        finished epoch."""
+        trained_length = self.curriculum.length
+        # While a curriculum still grows the trained prefix, the validation
+        # loss over the whole stream is expected to lag: the plateau
+        # schedule and early stopping only start counting once it is done.
+        curriculum_was_complete = self.curriculum.complete
+        self.curriculum.update(train_loss)
+        if self.config.scheduler == "cosine":
+            self.scheduler.step()
+        elif curriculum_was_complete:
+            self.scheduler.step(val_loss)
+        self.epoch = epoch
+        is_best = val_loss < self.best_val_loss
+        if is_best:
+            self.best_val_loss, self.best_epoch = val_loss, epoch
+            self.epochs_without_improvement = 0
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        elif curriculum_was_complete:
+            self.epochs_without_improvement += 1
+        record = EpochRecord(epoch, train_loss, val_loss, self.optimizer.param_groups[0]["lr"], epoch_time,
+                             is_best, trained_length)
+        self.history.append(record)
+        if is_best:
+            self._save("best.pt")
+        self._save("last.pt")
+        if self.run_dir is not None:
+            self.run_dir.append_metrics(record.to_json())
+        return record
+
+    def _patience_ran_out(self) -> Optional[tuple[str, str]]:
+        if self.epoch > 0 and self.epochs_without_improvement >= self.config.patience:
+            return "early_stopped", self._early_stop_message()
+        return None
+
+    def _divergence_message(self, epoch: int, train_loss: float, val_loss: float) -> str:
+        kind = "NaN" if math.isnan(train_loss) or math.isnan(val_loss) else "infinite"
+        kept = f"checkpoints of epoch {self.epoch} kept" if self.epoch else "no checkpoint was written"
+        return f"loss became {kind} in epoch {epoch}; {kept} (try a lower --lr)"
 
     def _early_stop_message(self) -> str:
         return f"no validation improvement for {self.config.patience} epochs; best epoch {self.best_epoch}"
