@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .config import RunConfig
+from .config import RunConfig, check_repeats
 from .errors import UserError
 from .files import atomic_write_json, atomic_write_text
 from .parallel import JobReport, progress_events, run_parallel, spread_devices
@@ -151,6 +151,10 @@ def run_repeats(config: RunConfig, repeats: int, runs_root: str | Path, jobs: in
     when jobs = 1 (stopping early when `should_stop()`), else `jobs` at once
     in processes of their own. Returns the parent directory, the summary
     (None when no run produced results) and one report per seed started or not."""
+    from .device import check_environment
+
+    check_repeats(config, repeats)
+    check_environment(config)  # before the parent directory exists
     parent = make_parent(config, runs_root, repeats)
     configs = seed_configs(config, parent, repeats)
     labels = [f"seed {c.seed}" for c in configs]
