@@ -40,6 +40,12 @@ class EpochRecord:
     epoch_time: float
     is_best: bool
 
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> "EpochRecord":
+        """One line of a run's metrics.jsonl."""
+        return cls(int(record["epoch"]), float(record["train_loss"]), float(record["val_loss"]),
+                   float(record.get("lr", 0.0)), float(record.get("epoch_time", 0.0)), bool(record.get("is_best", False)))
+
 
 @dataclass
 class Preview:
