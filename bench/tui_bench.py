@@ -44,6 +44,10 @@ from lstm_core.runner import run_training  # noqa: E402
 COLS, ROWS = 100, 30
 
 
+def _take_terminal() -> None:
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class TerminalApp:
     """freq-tui in a pseudo-terminal, with its output collected."""
 
@@ -54,9 +58,11 @@ class TerminalApp:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": path}
         env.pop("NO_COLOR", None)
+        # Its own session with the pty as controlling terminal, as a login
+        # gives: closing the master then hangs it up (SIGHUP) like an SSH drop.
         self.proc = subprocess.Popen([sys.executable, "-m", "lstm_core", "app", "--config", str(config_path)],
                                      stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_take_terminal)
         os.close(slave)
         self.output = bytearray()
         self.lock = threading.Lock()
@@ -102,6 +108,11 @@ class TerminalApp:
 
     def send(self, keys: bytes) -> None:
         os.write(self.master, keys)
+
+    def hang_up(self) -> None:
+        """Close the terminal under the app, as an SSH drop does."""
+        os.close(self.master)
+        self.master = -1
 
     def quit(self) -> None:
         self.send(b"\x11")  # ctrl+q
