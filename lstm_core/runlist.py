@@ -45,7 +45,8 @@ def summarise_run(path: Path) -> RunSummary:
         config = run.read_config()
         model, noise, total = config.model, config.noise, config.epochs
     except UserError:  # a damaged config.toml: the run is still listed
-        model, noise, total = status.get("model") or "?", "?", 0
+        model, noise, total = "?", "?", 0
+    model = status.get("model") or model
     metrics = run.read_metrics()
     losses = [r["val_loss"] for r in metrics if isinstance(r.get("val_loss"), (int, float))]
     best_val = results.get("best_val_loss", min(losses) if losses else None)

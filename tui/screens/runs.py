@@ -58,7 +58,7 @@ class RunsScreen(Screen):
                           key=str(run.path))
         count = f"{len(self.runs)} run(s) in {root}/" if self.runs else f"No runs in {root}/ yet"
         self.query_one("#runs-status", Static).update(
-            f"{count}. Enter or o: evaluate  a: attach to a run still training  R: resume a stopped one")
+            f"{count}. Enter or o: evaluate  a: attach to a live run  R: resume")
         table.focus()
 
     def selected(self) -> Optional[RunSummary]:
