@@ -51,7 +51,7 @@ def _take_terminal() -> None:
 class TerminalApp:
     """freq-tui in a pseudo-terminal, with its output collected."""
 
-    def __init__(self, config_path: Path, cwd: Path):
+    def __init__(self, config_path: Path, cwd: Path, controlling_terminal: bool = True):
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         # this checkout first, then whatever else the caller put on the path
@@ -60,9 +60,11 @@ class TerminalApp:
         env.pop("NO_COLOR", None)
         # Its own session with the pty as controlling terminal, as a login
         # gives: closing the master then hangs it up (SIGHUP) like an SSH drop.
+        # Without it, closing the master only makes reads and writes fail.
         self.proc = subprocess.Popen([sys.executable, "-m", "lstm_core", "app", "--config", str(config_path)],
                                      stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
-                                     start_new_session=True, preexec_fn=_take_terminal)
+                                     start_new_session=True,
+                                     preexec_fn=_take_terminal if controlling_terminal else None)
         os.close(slave)
         self.output = bytearray()
         self.lock = threading.Lock()

@@ -33,11 +33,11 @@ def no_report(monkeypatch):
     monkeypatch.setattr("lstm_core.runner.export_report", lambda *args, **kwargs: [])
 
 
-def hang_up_the_app_mid_run(tmp_path: Path, **settings) -> Path:
+def hang_up_the_app_mid_run(tmp_path: Path, controlling_terminal: bool = True, **settings) -> Path:
     """Start training in the app in a pty, close the pty after epoch 1;
     the process must end by itself. Returns the run directory."""
     save_toml(build_config({**LONGER, **settings}), tmp_path / "run.toml")
-    app = TerminalApp(tmp_path / "run.toml", tmp_path)
+    app = TerminalApp(tmp_path / "run.toml", tmp_path, controlling_terminal)
     try:
         app.wait_for("Ready:", timeout=60)
         app.send(b"\x12")  # ctrl+r: start
@@ -56,8 +56,11 @@ def hang_up_the_app_mid_run(tmp_path: Path, **settings) -> Path:
     return run
 
 
-def test_the_app_hung_up_while_training_finishes_the_run_and_exits(tmp_path):
-    run = hang_up_the_app_mid_run(tmp_path)
+@pytest.mark.parametrize("sighup", [True, False], ids=["sighup", "writes-fail"])
+def test_the_app_hung_up_while_training_finishes_the_run_and_exits(sighup, tmp_path):
+    """With a SIGHUP (the pty is its controlling terminal), or with only
+    its reads and writes failing (it is not, so no SIGHUP reaches it)."""
+    run = hang_up_the_app_mid_run(tmp_path, controlling_terminal=sighup)
     status = RunDir(run).read_status()
     assert status["status"] == "finished", status
     assert len(RunDir(run).read_metrics()) == LONGER["epochs"]

@@ -7,6 +7,7 @@ mode with its own stack (F2-F5); F1 opens help; ctrl+p the command palette.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -28,6 +29,7 @@ from lstm_core.trainer import StopFlag
 
 from .follow import checkpoint_preview
 from .locale_check import utf8_problem
+from .terminal import TerminalGone, hangup_aware
 from .messages import BatchesDone, EpochRecord, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
 from .screens.configure import ConfigureScreen
 from .screens.dialogs import ConfirmDialog, ErrorDialog
@@ -77,6 +79,18 @@ class FreqApp(App):
         hangup = getattr(signal, "SIGHUP", None)
         if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:  # nohup'd: stays ignored
             asyncio.get_running_loop().add_signal_handler(hangup, self.terminal_hung_up)
+        if not self.is_headless and os.isatty(0):  # an idle app writes nothing: look once a second
+            self.set_interval(1.0, self._check_terminal)
+
+    def get_driver_class(self):
+        return hangup_aware(super().get_driver_class())
+
+    def _check_terminal(self) -> None:
+        if not os.isatty(0):  # a hung-up terminal answers no ioctl
+            self.terminal_hung_up()
+
+    def on_terminal_gone(self, message: TerminalGone) -> None:
+        self.terminal_hung_up()
 
     def terminal_hung_up(self) -> None:
         """SIGHUP: the terminal is gone (an SSH drop, a closed window). Stop
@@ -84,6 +98,8 @@ class FreqApp(App):
         to its end exactly as headless (on_hangup = continue) or stops at the
         end of its batch, marked interrupted (stop); the process ends when
         the worker does (run_app)."""
+        if self.hung_up:
+            return
         detach_from_terminal()
         self.hung_up = True
         if self.training_active and self.stop_flag is not None and self.on_hangup == "stop":
