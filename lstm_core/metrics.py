@@ -49,3 +49,10 @@ def summarise(frequencies: np.ndarray, predictions: dict[str, np.ndarray], targe
     ]
     return {"train_mse": train_mse, "test_mse": test_mse, "ratio": ratio,
             "ratio_verdict": ratio_verdict(ratio), "per_frequency": per_frequency}
+
+
+def amplitude_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Single-sided amplitude spectrum (frequencies, amplitudes) of the last
+    axis: a unit sine at f shows as 1.0 at f."""
+    n = x.shape[-1]
+    return np.fft.rfftfreq(n, d=1.0 / fs), 2.0 * np.abs(np.fft.rfft(x)) / n

@@ -22,7 +22,7 @@ class RunSummary:
     started: float
     status: str  # status.json's, or "stale"
     epochs: int  # epochs done
-    total_epochs: int
+    total_epochs: Optional[int]  # None: config.toml cannot be read
     best_val: Optional[float]
     test_mse: Optional[float]
 
@@ -45,7 +45,7 @@ def summarise_run(path: Path) -> RunSummary:
         config = run.read_config()
         model, noise, total = config.model, config.noise, config.epochs
     except UserError:  # a damaged config.toml: the run is still listed
-        model, noise, total = "?", "?", 0
+        model, noise, total = "?", "?", None
     model = status.get("model") or model
     metrics = run.read_metrics()
     losses = [r["val_loss"] for r in metrics if isinstance(r.get("val_loss"), (int, float))]
@@ -72,7 +72,7 @@ COLUMNS = ("run", "model", "noise", "status", "epochs", "best val", "test MSE", 
 
 
 def table_rows(runs: list[RunSummary]) -> list[tuple[str, ...]]:
-    return [(r.path.name, r.model, r.noise, state_text(r.status), f"{r.epochs}/{r.total_epochs}", fmt(r.best_val),
+    return [(r.path.name, r.model, r.noise, state_text(r.status), f"{r.epochs}/{r.total_epochs or '?'}", fmt(r.best_val),
              fmt(r.test_mse), time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))) for r in runs]
 
 

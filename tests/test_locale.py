@@ -39,7 +39,7 @@ def test_a_tmux_client_without_utf8_is_refused_with_the_fix(tmp_path):
 def test_the_app_says_so_and_exits_2_before_drawing():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "latin-1"}
     env.pop("TMUX", None)
-    proc = subprocess.run([sys.executable, "-m", "lstm_core", "app"], env=env, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "tui", "app"], env=env, capture_output=True, text=True,
                           timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     assert proc.stderr.startswith("freq-tui: error: the terminal output is ") and "not UTF-8" in proc.stderr
