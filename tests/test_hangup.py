@@ -166,3 +166,22 @@ async def test_a_killed_run_is_stale_everywhere_and_resumes_from_the_runs_screen
         assert app.session.resumed and f"resumed from epoch {app.session.start_epoch - 1}" in status
         assert 0 <= app.session.start_epoch - 1 <= killed_at
     assert run_files(run) == run_files(reference)
+
+
+async def test_the_palette_resumes_the_stopped_run_on_the_train_screen(tmp_path, tiny_config, no_report):
+    from lstm_core.trainer import StopFlag
+    from test_interrupt_resume import stop_after_epoch
+
+    stop = StopFlag()
+    run = run_training(tiny_config(epochs=3), runs_root=tmp_path, stop=stop, on_event=stop_after_epoch(1, stop)).run_dir
+    app = FreqApp({}, runs_root=tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.follow_run(str(run.path))  # an interrupted run on the Train screen
+        await pilot.pause()
+        assert app.session.state == "interrupted"
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Resume run")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.session.state == "finished", 60)
+        assert app.session.resumed and app.session.start_epoch == 2
+    assert RunDir(run.path).read_results()["epochs_run"] == 3

@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 from lstm_core.cli import detach_from_terminal
 from lstm_core.config import RunConfig, load_config_file, load_toml
 from lstm_core.errors import UserError
-from lstm_core.rundir import STALE, RunDir
+from lstm_core.rundir import ENDED, STALE, RunDir
 from lstm_core.trainer import StopFlag
 
 from .follow import checkpoint_preview
@@ -333,7 +333,7 @@ class FreqApp(App):
         or stale run the Train screen shows."""
         if isinstance(self.screen, RunsScreen):
             self.screen.action_resume()
-        elif self.session.run_dir and not self.session.active and self.session.state not in ("finished", "early_stopped"):
+        elif self.session.run_dir and not self.session.active and self.session.state not in ENDED:
             self.resume_run(self.session.run_dir)
         else:
             self.switch_mode("runs")
