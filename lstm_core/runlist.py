@@ -40,7 +40,10 @@ class RunSummary:
 def summarise_run(path: Path) -> RunSummary:
     run = RunDir(path)
     status = run.read_status()
-    results = run.read_results() or {}
+    try:
+        results = run.read_results() or {}
+    except UserError:  # damaged: listed without its results
+        results = {}
     try:
         config = run.read_config()
         model, noise, total = config.model, config.noise, config.epochs

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from .checkpoint import check_matches, load_checkpoint, library_versions, save_checkpoint
 from .config import RunConfig
-from .device import describe
+from .device import check_environment, describe
 from .errors import UserError
 from .evaluate import full_evaluation, to_json
 from .events import EventCallback
@@ -71,7 +71,9 @@ def run_training(
     stop: Optional[StopFlag] = None,
     run_dir: Optional[RunDir] = None,
 ) -> RunOutcome:
-    run_dir = run_dir or RunDir.create(config, runs_root)
+    if run_dir is None:
+        check_environment(config)  # nothing is created for a run this machine cannot do
+        run_dir = RunDir.create(config, runs_root)
     try:
         return _train_in(run_dir, config, on_event, stop)
     finally:
@@ -89,6 +91,7 @@ def resume_training(
     run_dir = RunDir.open(path)
     config = run_dir.read_config()
     run_dir.check_resumable()
+    check_environment(config)
     run_dir.acquire()
     try:
         trainer = Trainer(config, run_dir, on_event=on_event, stop=stop)
