@@ -1,13 +1,12 @@
 """Runs: the run directories under the runs root, newest first.
 
 Enter opens a run on Evaluate; `a` attaches to a run that another process
-(a headless `freq-tui train`) is still writing and follows it on Train.
+(a headless `freq-tui train`) is still writing and follows it on Train; `R`
+resumes an interrupted or stale run in the app.
 """
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -16,61 +15,17 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from lstm_core.errors import UserError
-from lstm_core.rundir import CONFIG, RunDir
+from lstm_core.rundir import state_text
+from lstm_core.runlist import RunSummary, list_runs
 
 from ..evaluation import fmt
-
-
-@dataclass
-class RunSummary:
-    path: Path
-    model: str
-    started: float
-    status: str
-    epochs: int
-    test_mse: Optional[float]
-
-
-def _pid_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def summarise_run(path: Path) -> RunSummary:
-    run = RunDir(path)
-    status = run.read_status()
-    try:
-        results = run.read_results() or {}
-    except UserError:  # damaged: listed without its results
-        results = {}
-    state = status.get("status", "unknown")
-    if state == "running" and not _pid_alive(status.get("pid")):
-        state = "stale"  # the writer died without marking the run
-    started = status.get("started") or path.stat().st_mtime
-    metrics = run.read_metrics()
-    return RunSummary(path, status.get("model") or results.get("model") or "?", float(started), state,
-                      len(metrics), results.get("test_mse", status.get("test_mse")))
-
-
-def list_runs(root: Path) -> list[RunSummary]:
-    if not root.is_dir():
-        return []
-    runs = [summarise_run(p) for p in root.iterdir() if p.is_dir() and (p / CONFIG).is_file()]
-    return sorted(runs, key=lambda r: (r.started, r.path.name), reverse=True)
 
 
 class RunsScreen(Screen):
     BINDINGS = [
         Binding("o", "open", "Open"),
         Binding("a", "attach", "Attach"),
+        Binding("R", "resume", "Resume"),
         Binding("r", "refresh", "Refresh"),
     ]
 
@@ -99,11 +54,11 @@ class RunsScreen(Screen):
         table.clear()
         for run in self.runs:
             started = time.strftime("%m-%d %H:%M", time.localtime(run.started))
-            table.add_row(run.path.name, run.model, started, run.status, str(run.epochs), fmt(run.test_mse),
+            table.add_row(run.path.name, run.model, started, state_text(run.status), str(run.epochs), fmt(run.test_mse),
                           key=str(run.path))
         count = f"{len(self.runs)} run(s) in {root}/" if self.runs else f"No runs in {root}/ yet"
         self.query_one("#runs-status", Static).update(
-            f"{count}. Enter or o: evaluate  a: attach to a run still training")
+            f"{count}. Enter or o: evaluate  a: attach to a live run  R: resume")
         table.focus()
 
     def selected(self) -> Optional[RunSummary]:
@@ -124,3 +79,8 @@ class RunsScreen(Screen):
         run = self.selected()
         if run is not None:
             self.app.follow_run(str(run.path))
+
+    def action_resume(self) -> None:
+        run = self.selected()
+        if run is not None:
+            self.app.resume_run(str(run.path))
