@@ -16,7 +16,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 def print_report_paths(console, outcome) -> None:
     if outcome.report_paths:
-        console.print(f"Report: [bold]{outcome.report_paths[1]}[/] (and report.md, the five figures)")
+        console.print(f"Report: [bold]{outcome.report_paths[1]}[/] (and report.md, the figures)")
     elif outcome.report_error:
         console.print(f"[yellow]{outcome.report_error}[/]")
 
@@ -38,7 +38,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_dir.write_results(merged)
     console = Console()
     print_results(console, merged)
-    console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the five figures, results.json)")
+    console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the figures, results.json)")
     return EXIT_OK
 
 

@@ -57,11 +57,14 @@ class EvaluateScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        # Headline first, as in report.html: run, verdict, test MSE next to
+        # the baselines, per-frequency MSE and correlation; then the charts.
         yield Static("No run to evaluate: train one (F2) or open one on Runs (F5).", id="eval-status")
-        with Horizontal(id="eval-tables"):
-            yield DataTable(id="per-frequency", cursor_type="row", zebra_stripes=False)
-            yield DataTable(id="baselines", cursor_type="row")
         yield Static("", id="verdict")
+        with Horizontal(id="eval-tables"):
+            yield DataTable(id="baselines", cursor_type="row")
+            yield DataTable(id="per-frequency", cursor_type="row", zebra_stripes=False)
+        yield Static("", id="eval-ratio")
         with Horizontal(id="eval-charts"):
             yield LineChart("Prediction vs target", id="pred-chart")
             yield LineChart("Spectrum", id="spectrum-chart")
@@ -125,7 +128,8 @@ class EvaluateScreen(Screen):
         status = evaluation.status.get("status", "unknown")
         ratio = f"{fmt(results.get('ratio'), 3)} ({results.get('ratio_verdict', '')})"
         self.query_one("#eval-status", Static).update(
-            f"{evaluation.run_dir}  {evaluation.config.model}, noise {evaluation.config.noise}, {status}\n"
+            f"{evaluation.run_dir}  {evaluation.config.model}, noise {evaluation.config.noise}, {status}")
+        self.query_one("#eval-ratio", Static).update(
             f"train MSE {fmt(results.get('train_mse'))}  test MSE {fmt(results.get('test_mse'))}  ratio {ratio}")
 
         table = self.query_one("#per-frequency", DataTable)
