@@ -1,5 +1,5 @@
 """The report of a run: report.md and a single-file report.html (figures
-embedded as base64, so it opens offline), plus the five PNGs, all in the
+embedded as base64, so it opens offline), plus the PNG figures, all in the
 run directory.
 
 Everything is computed and rendered in memory first and only then written,
@@ -28,12 +28,14 @@ from .errors import ConfigError, UserError
 from .evaluate import full_evaluation
 from .figures import NAMES as FIGURE_NAMES
 from .figures import render_all
+from .drift import DRIFT_LIMIT_DEG, VALID_ENVELOPE, Drift, phase_drift
 from .files import atomic_write_bytes, atomic_write_text
 from .rundir import RunDir
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 DATA_FIELDS = tuple(name for name, spec in FIELDS.items() if spec.metadata["group"] == "data")
+OWN_SECTION_FIGURES = ("graph2_all_frequencies.png", "phase_drift.png")  # shown in their own sections
 TRAINING_KEYS = ("status", "stop_reason", "epochs_run", "best_epoch", "best_val_loss", "train_time_s")
 
 FIGURE_CAPTIONS = {
@@ -42,6 +44,8 @@ FIGURE_CAPTIONS = {
     "training_curves.png": "Training and validation loss, and the learning rate, per epoch.",
     "fft_analysis.png": "Amplitude spectra of S, the target and the LSTM output on the test set.",
     "error_distribution.png": "Error histogram, prediction vs target, and RMS error over time (test set).",
+    "phase_drift.png": "Phase error of the LSTM output against each target over time, and the output's "
+                       "instantaneous frequency (test set, analytic signal).",
 }
 
 
@@ -141,7 +145,7 @@ def settings_rows(config: RunConfig) -> tuple[list[tuple[str, str, str]], list[t
     return changed, [(name, str(value)) for name, value in values.items()]
 
 
-def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, list]]:
+def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any], drift: Drift) -> list[tuple[str, list]]:
     """The report as (title, blocks), headline first; a block is a paragraph
     (str), a table (header tuple, rows), ("figure", name) or ("details",
     summary, header, rows), a table folded away. Rendered to Markdown and
@@ -177,6 +181,9 @@ def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]
         ("best validation loss", _num(summary["best_val_loss"])),
         ("training time (s)", _num(summary["train_time_s"], 1)),
     ]
+    drift_rows = [(f"{row['hz']:g}", _num(row["output_hz"], 4), _num(row["drift_deg_per_s"], 2),
+                   "never" if row["limit_reached_s"] is None else _num(row["limit_reached_s"], 2),
+                   f"{100 * row['defined']:.0f}%") for row in drift.summary]
     changed, every = settings_rows(config)
     changed_block = ((("setting", "value", "default"), changed) if changed
                      else "Every setting is the default.")
@@ -190,7 +197,14 @@ def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]
             "Correlation is Pearson's r between output and target on the test set.",
             (("#", "Hz", "train MSE", "test MSE", "correlation"), per_frequency)]),
         ("All frequencies", [("figure", "graph2_all_frequencies.png")]),
-        ("Other figures", [("figure", name) for name in FIGURE_NAMES if name != "graph2_all_frequencies.png"]),
+        ("Other figures", [("figure", name) for name in FIGURE_NAMES if name not in OWN_SECTION_FIGURES]),
+        ("Phase and frequency drift", [
+            "The phase of the LSTM output against each target over time, from the analytic signal: a model that "
+            f"times the waveform from the reset drifts. Samples where the output's envelope is below "
+            f"{100 * VALID_ENVELOPE:.0f}% of the target's have no phase and are left out.",
+            (("Hz", "output frequency (median, Hz)", "drift (°/s)", f"|phase error| ≥ {DRIFT_LIMIT_DEG:g}° from t (s)",
+              "samples with a phase"), drift_rows),
+            ("figure", "phase_drift.png")]),
         ("Input ablation and band-pass reference", [
             "Test-set MSE of the model with its input S taken away (what the verdict is measured from):",
             (("predictor", "test MSE"), ablation_rows),
@@ -292,7 +306,7 @@ def to_html(title: str, parts: list[tuple[str, list]], pngs: dict[str, bytes],
 # ---- export -----------------------------------------------------------------------
 def export_report(run_dir: RunDir | str | Path, results: Optional[dict[str, Any]] = None,
                   title: Optional[str] = None) -> list[Path]:
-    """Write report.md, report.html and the five PNGs into the run directory
+    """Write report.md, report.html and the PNG figures into the run directory
     and return their paths. `results` is an evaluation (with its arrays, as
     `full_evaluation` returns it); without one, best.pt is evaluated again."""
     run_dir = _as_run_dir(run_dir)
@@ -306,9 +320,10 @@ def export_report(run_dir: RunDir | str | Path, results: Optional[dict[str, Any]
         raise UserError(str(run_dir.path), "the predictions do not fit the run's test set (config.toml changed?)")
     summary = training_summary(run_dir, results)
 
-    pngs = render_all(test, output, run_dir.read_metrics())
+    drift = phase_drift(test.t, test.targets, output, test.frequencies, test.fs)
+    pngs = render_all(test, output, run_dir.read_metrics(), drift)
     title = title or f"freq-lstm report: {run_dir.path.name}"
-    parts = sections(config, results, summary)
+    parts = sections(config, results, summary, drift)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     dict(parts)["Environment"].insert(0, f"Generated {stamp} from `{run_dir.path}`.")
     markdown, page = to_markdown(title, parts), to_html(title, parts, pngs)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+
+import pytest
 from types import SimpleNamespace
 
 from textual.widgets import Button, DataTable, Input, RichLog
@@ -81,9 +83,9 @@ async def test_configure_train_evaluate_export(tmp_path):
         assert isinstance(evaluate, EvaluateScreen)
         assert evaluate.evaluation is not None
         assert evaluate.query_one("#per-frequency", DataTable).row_count == 4
-        status = text_of(evaluate, "#eval-status")
         results = run_dir.read_results()
-        assert f"test MSE {results['test_mse']:.5f}" in status
+        assert f"test MSE {results['test_mse']:.5f}" in text_of(evaluate, "#eval-ratio")
+        assert "cannot show generalisation" in text_of(evaluate, "#eval-ratio")
         assert evaluate.query_one("#pred-chart", LineChart).draws == 1
         await pilot.press("3")
         assert evaluate.frequency_index == 2
@@ -351,3 +353,42 @@ async def test_unusable_run_dir_is_an_error_dialog_not_a_crash(tmp_path):
         await pilot.press("escape")
         assert isinstance(app.screen, ConfigureScreen)
         assert not app.training_active
+
+
+async def test_drift_chart_shows_where_and_how_fast_the_output_drifts(tmp_path):
+    """An output 0.05 Hz fast drifts by 18 degrees per second: `d` shows it."""
+    import numpy as np
+    from pathlib import Path
+
+    from tui.evaluation import RunEvaluation
+
+    fs, frequencies = 100.0, np.array([2.0, 5.0])
+    t = np.arange(1000) / fs
+    targets = np.sin(2 * np.pi * frequencies[:, None] * t)
+    predictions = np.sin(2 * np.pi * (frequencies[:, None] + 0.05) * t)
+    results = {"train_mse": 0.1, "test_mse": 0.1, "ratio": 1.0, "ratio_verdict": "", "per_frequency": [],
+               "verdict": {"code": "uses_signal", "text": "x"}}
+    evaluation = RunEvaluation(Path("runs/synthetic"), build_config(TINY), {"status": "finished"}, results,
+                               t, targets.sum(axis=0), targets, predictions, frequencies, fs)
+    app = FreqApp(TINY, runs_root=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("evaluate")
+        await pilot.pause()
+        screen = app.screen
+        screen.show(evaluation)
+        await pilot.pause()
+        chart = screen.query_one("#spectrum-chart", LineChart)
+        assert chart.shown_title.startswith("Amplitude spectrum")
+        drawn = chart.draws
+        footer = " ".join(b.binding.description for b in screen.active_bindings.values() if b.binding.show)
+        assert "Drift" in footer
+        await pilot.press("d")
+        assert screen.show_drift and chart.draws == drawn + 1
+        row = evaluation.drift.summary[0]
+        assert row["drift_deg_per_s"] == pytest.approx(18.0, rel=0.05)
+        assert row["output_hz"] == pytest.approx(2.05, abs=0.01)
+        assert f"{row['drift_deg_per_s']:+.1f}°/s" in chart.shown_title
+        await pilot.press("f")
+        assert screen.frequency_index == 1 and chart.draws == drawn + 2
+        await pilot.press("d")
+        assert not screen.show_drift and chart.draws == drawn + 3
