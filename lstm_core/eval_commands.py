@@ -185,3 +185,18 @@ def train_repeats(config, repeats: int, runs_root: str, stop) -> int:
         console.print(f"[yellow]Stopped after {len(outcomes)} of {repeats} runs[/]")
         return EXIT_INTERRUPTED
     return EXIT_FAILED if "diverged" in statuses else EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Runs side by side from their files; every run is read and every
+    figure drawn before the first file is written."""
+    from .compare import load_runs, metrics_rows, write_comparison
+
+    runs = load_runs(args.runs)
+    paths = write_comparison(runs, args.out)
+    width = max(len(run.label) for run in runs)
+    verdicts, test_mse = metrics_rows(runs)[:2]
+    for run, verdict, mse in zip(runs, verdicts[1:], test_mse[1:]):
+        print(f"{run.label:<{width}}  test MSE {mse}  {verdict}")
+    print(f"Wrote {paths[0]}, {paths[1].name} and {len(paths) - 2} PNGs")
+    return EXIT_OK

@@ -226,3 +226,45 @@ def render_all(test: SignalSet, output: np.ndarray, history: Sequence[dict[str, 
         "phase_drift.png": phase_drift(drift),
     }
     return {name: to_png(figure) for name, figure in figures.items()}
+
+
+# ---- comparing runs (lstm_core/compare.py) ---------------------------------------
+def compare_losses(histories: dict[str, Sequence[dict[str, Any]]]) -> Figure:
+    """Validation (solid) and training (dashed) loss of several runs, one
+    colour per run, on a log axis."""
+    figure = Figure(figsize=(10, 5.5), layout="constrained")
+    ax = figure.add_subplot()
+    for i, (label, history) in enumerate(histories.items()):
+        colour = f"C{i % 10}"
+        epochs = [r["epoch"] for r in history]
+        ax.plot(epochs, [r["val_loss"] for r in history], "-", color=colour, linewidth=1.6, label=f"{label}: validation")
+        ax.plot(epochs, [r["train_loss"] for r in history], "--", color=colour, linewidth=1.0, label=f"{label}: train")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel("MSE loss (a.u.², log scale)")
+    ax.set_title("Loss per epoch")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return figure
+
+
+def compare_per_frequency(frequencies: Sequence[float], test_mse: dict[str, Sequence[float]],
+                          zero_mse: Sequence[float]) -> Figure:
+    """Test MSE per frequency, one bar per run; a dotted line at each run's
+    zero-predictor MSE (one line when the runs share their data)."""
+    figure = Figure(figsize=(10, 4.5), layout="constrained")
+    ax = figure.add_subplot()
+    x = np.arange(len(frequencies))
+    width = 0.8 / max(len(test_mse), 1)
+    for i, (label, values) in enumerate(test_mse.items()):
+        ax.bar(x + (i - (len(test_mse) - 1) / 2) * width, values, width, color=f"C{i % 10}", label=label)
+    for j, level in enumerate(sorted(set(round(float(z), 9) for z in zero_mse))):
+        ax.axhline(level, color="tab:red", linestyle=":", label="zero predictor" if j == 0 else None)
+    ax.set_xticks(x, [f"{hz:g} Hz" for hz in frequencies])
+    ax.set_yscale("log")
+    ax.set_ylabel("Test MSE (log scale)")
+    ax.set_title("Test MSE per frequency")
+    ax.grid(alpha=0.3, axis="y", which="both")
+    ax.legend(fontsize=8)
+    return figure
