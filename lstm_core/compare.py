@@ -93,7 +93,7 @@ def ratio_text(results: dict[str, Any]) -> str:
     generated split shares its targets, data.generate)."""
     code = (results.get("verdict") or {}).get("code", "")
     ratio = results.get("ratio", float("nan"))
-    return f"{_num(ratio, 3)} ({ratio_label(ratio, code, results.get('targets_identical', True))})"
+    return f"{_num(ratio, 3)} ({ratio_label(ratio, code, results.get('targets_identical', True), short=True)})"
 
 
 def metrics_rows(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:

@@ -87,13 +87,14 @@ def verdict(test_mse: float, zero_mse: float, s_zero_mse: float, s_shuffled_mse:
     return {"code": code, "text": text, "skill": skill, "shuffle_cost": shuffle_cost, "zero_cost": zero_cost}
 
 
-def ratio_label(ratio: float, verdict_code: str, targets_identical: bool) -> str:
-    """What the test/train ratio can say, given what the evaluation measured."""
+def ratio_label(ratio: float, verdict_code: str, targets_identical: bool, short: bool = False) -> str:
+    """What the test/train ratio can say, given what the evaluation measured.
+    `short`: the same in a few words, for a table cell."""
     if targets_identical:
-        return "cannot show generalisation: train and test share identical targets; see the verdict"
+        return ("same targets: no generalisation test" if short else
+                "cannot show generalisation: train and test share identical targets; see the verdict")
     if not math.isfinite(ratio):
         return "undefined (train MSE is zero)"
-    band = "test below train" if ratio < 1.0 else next(label for bound, label in RATIO_BANDS if ratio < bound)
     if verdict_code in WHAT_IT_DID:
-        return f"not generalisation: the model {WHAT_IT_DID[verdict_code]} (see the verdict)"
-    return band
+        return f"not generalisation: the model {WHAT_IT_DID[verdict_code]}" + ("" if short else " (see the verdict)")
+    return "test below train" if ratio < 1.0 else next(label for bound, label in RATIO_BANDS if ratio < bound)

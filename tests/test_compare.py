@@ -39,7 +39,7 @@ def test_compare_writes_markdown_html_and_pngs(runs, tmp_path, capsys):
                                                            "settings-that-differ"]
     text = (out / "compare.md").read_text()
     assert "| metric | small | wide |" in text and "| verdict |" in text and "| zero predictor |" in text
-    assert "| band-pass reference |" in text and "cannot show generalisation" in text
+    assert "| band-pass reference |" in text and "(same targets: no generalisation test)" in text
     assert "| 2 |" in text and "| 5 |" in text  # per-frequency test MSE, one row per frequency
     settings = text[text.index("## Settings that differ"):]
     assert "| hidden_size | 8 | 12 |" in settings and "| lr | 0.001 | 0.003 |" in settings

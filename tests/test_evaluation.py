@@ -162,7 +162,10 @@ def test_ratio_with_identical_targets_never_claims_generalisation(code, ratio):
     assert verdict(*VERDICT_CASES[code])["code"] == code
     label = ratio_label(ratio, code, targets_identical=True)
     assert "cannot show generalisation" in label and "see the verdict" in label
-    assert "excellent" not in label and "overfitting" not in label
+    short = ratio_label(ratio, code, targets_identical=True, short=True)
+    assert short == "same targets: no generalisation test"
+    for text in (label, short):
+        assert "excellent" not in text and "good" not in text and "overfitting" not in text
 
 
 @pytest.mark.parametrize("code", ["learned_nothing", "ignores_signal"])
@@ -170,6 +173,7 @@ def test_ratio_of_a_model_that_learned_nothing_is_never_generalisation(code):
     for ratio in (0.9, 1.0, 1.05, 1.4, 1.9, 5.0):
         label = ratio_label(ratio, code, targets_identical=False)
         assert label.startswith("not generalisation") and "verdict" in label
+        assert ratio_label(ratio, code, targets_identical=False, short=True).startswith("not generalisation")
     assert "learned nothing" in ratio_label(1.05, "learned_nothing", False)
     assert "ignores S" in ratio_label(1.05, "ignores_signal", False)
 

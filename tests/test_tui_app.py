@@ -71,6 +71,13 @@ async def test_configure_train_evaluate_export(tmp_path):
         assert train.query_one("#wave-chart", LineChart).draws >= 1
         assert "FINISHED" in text_of(train, "#train-status")
         assert "2/2" in text_of(train, "#epochs-info")
+        loss_chart = train.query_one("#loss-chart", LineChart)
+        drawn = loss_chart.draws
+        assert "linear y" in loss_chart.shown_title
+        await pilot.press("l")  # the loss on a log axis, and back
+        assert train.log_y and "log y" in loss_chart.shown_title and loss_chart.draws == drawn + 1
+        await pilot.press("l")
+        assert not train.log_y and "linear y" in loss_chart.shown_title and loss_chart.draws == drawn + 2
         log_text = "\n".join(line.text for line in train.query_one("#log", RichLog).lines)
         assert "epoch   2" in log_text and "test MSE" in log_text
         run_dir = RunDir(session.run_dir)
@@ -392,3 +399,63 @@ async def test_drift_chart_shows_where_and_how_fast_the_output_drifts(tmp_path):
         assert screen.frequency_index == 1 and chart.draws == drawn + 2
         await pilot.press("d")
         assert not screen.show_drift and chart.draws == drawn + 3
+
+
+async def test_runs_are_marked_with_space_and_compared_side_by_side(tmp_path, monkeypatch):
+    import re
+    import shutil
+
+    from tui.screens.compare import CompareScreen
+
+    monkeypatch.chdir(tmp_path)
+    first = run_training(build_config({**TINY, "run_name": "small"}), runs_root="runs")
+    second = run_training(build_config({**TINY, "run_name": "wide", "hidden_size": 12}), runs_root="runs")
+    other = tmp_path / "runs" / "other-frequencies"  # a copy that says it was trained on other frequencies
+    shutil.copytree(first.run_dir.path, other)
+    config = (other / "config.toml").read_text()
+    (other / "config.toml").write_text(re.sub(r"frequencies = \[[^\]]*\]", "frequencies = [2.0, 4.0]", config))
+    app = FreqApp(TINY, runs_root="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f5")
+        screen = app.screen
+        table = screen.query_one("#runs", DataTable)
+        assert table.row_count == 3
+        footer = " ".join(b.binding.description for b in screen.active_bindings.values() if b.binding.show)
+        assert "Mark" in footer and "Compare" in footer
+        await pilot.press("c")  # nothing marked: a warning, no screen
+        assert app.screen is screen
+        by_name = {run.path.name: i for i, run in enumerate(screen.runs)}
+        # mark the two comparable runs (space marks and moves down)
+        table.move_cursor(row=by_name[second.run_dir.path.name])
+        await pilot.press("space")
+        table.move_cursor(row=by_name[first.run_dir.path.name])
+        await pilot.press("space")
+        assert screen.marked == [str(second.run_dir.path), str(first.run_dir.path)]
+        assert table.get_row_at(by_name[first.run_dir.path.name])[0] == f"● {first.run_dir.path.name}"
+        await pilot.press("c")
+        await pilot.pause()
+        compare = app.screen
+        assert isinstance(compare, CompareScreen)
+        assert [run.path for run in compare.runs] == [second.run_dir.path, first.run_dir.path]
+        settings = compare.query_one("#compare-settings", DataTable)
+        rows = [settings.get_row_at(i) for i in range(settings.row_count)]
+        assert rows == [["hidden_size", "12", "8"], ["run_name", "wide", "small"]]
+        metrics = compare.query_one("#compare-metrics", DataTable)
+        metric_rows = {metrics.get_row_at(i)[0]: metrics.get_row_at(i)[1:] for i in range(metrics.row_count)}
+        assert metric_rows["test MSE"] == [f"{second.results['test_mse']:.6f}", f"{first.results['test_mse']:.6f}"]
+        assert metric_rows["verdict"] == [second.results["verdict"]["code"], first.results["verdict"]["code"]]
+        assert all("no generalisation test" in cell for cell in metric_rows["test/train ratio"])
+        chart = compare.query_one("#compare-loss", LineChart)
+        assert compare.log_y and "log y" in chart.shown_title and chart.draws == 1
+        await pilot.press("l")
+        assert not compare.log_y and "linear y" in chart.shown_title and chart.draws == 2
+        await pilot.press("escape")
+        assert app.screen is screen
+
+        # a run of other frequencies cannot join: an error dialog, no compare screen
+        table.move_cursor(row=by_name[other.name])
+        await pilot.press("space")
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDialog)
+        assert "same frequencies" in text_of(app.screen, "#error-text")
