@@ -186,6 +186,11 @@ class RunConfig:
     cpu_threads: int = knob(
         1, group="output", help="Torch threads when training on the CPU (0: torch's default)", min=0, max=1024
     )
+    tensorboard: bool = knob(
+        False, group="output",
+        help="Also write each epoch's metrics as TensorBoard event files in the run directory "
+        "(needs pip install 'freq-lstm[tensorboard]')",
+    )
     run_dir: str = knob("", group="output", help="Run directory (empty: runs/<timestamp>-<model>[-<run_name>])")
     run_name: str = knob(
         "", group="output",
@@ -353,6 +358,11 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("curriculum_start", f"must not exceed the {config.n_samples} samples of the signal")
     if len({config.train_seed, config.val_seed, config.test_seed}) != 3:
         raise ConfigError("val_seed", "train_seed, val_seed and test_seed must all differ")
+    if config.tensorboard:
+        from .tensorboard_log import EXTRA, available
+
+        if not available():
+            raise ConfigError("tensorboard", f"needs the optional extra: {EXTRA}")
 
 
 def build_config(*layers: Mapping[str, Any]) -> RunConfig:

@@ -17,6 +17,7 @@ from .precision import applied as applied_precision
 from .robustness import noisy_input_check
 from .report import export_report
 from .rundir import CONFIG, RunDir
+from .tensorboard_log import with_tensorboard
 from .trainer import StopFlag, Trainer, TrainResult
 
 
@@ -76,6 +77,7 @@ def run_training(
 ) -> RunOutcome:
     run_dir = run_dir or RunDir.create(config, runs_root)
     try:
+        on_event = with_tensorboard(config.tensorboard, run_dir.path, on_event)
         return _train_in(run_dir, config, on_event, stop)
     finally:
         run_dir.release()
@@ -96,6 +98,7 @@ def resume_training(
         raise UserError(str(run_dir.path), f"run already {ENDED[status]}; nothing to resume (start a new run)")
     run_dir.acquire()
     try:
+        on_event = with_tensorboard(config.tensorboard, run_dir.path, on_event)
         trainer = Trainer(config, run_dir, on_event=on_event, stop=stop)
         if run_dir.last_checkpoint.exists():
             _load_last(run_dir, config, trainer)
