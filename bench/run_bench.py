@@ -141,16 +141,16 @@ def run_ours(overrides: dict, epochs: int, splits, threads: int, device: str) ->
     trainer: Trainer | None = None
 
     def on_event(event) -> None:
-        if isinstance(event, EpochEnd) and event.epoch == epochs:
+        if isinstance(event, EpochEnd) and event.record.epoch == epochs:
             after_last["test_mse"] = test_mse(trainer, config, splits)
 
     trainer = Trainer(config, on_event=on_event, splits=splits)
     result = trainer.fit()
     rows = splits["train"].n_frequencies * splits["train"].n_samples
     return {
-        "epoch_times": [h["epoch_time"] for h in result.history],
-        "train_losses": [h["train_loss"] for h in result.history],
-        "val_losses": [h["val_loss"] for h in result.history],
+        "epoch_times": [h.epoch_time for h in result.history],
+        "train_losses": [h.train_loss for h in result.history],
+        "val_losses": [h.val_loss for h in result.history],
         "test_mse": after_last["test_mse"],
         "rows": rows,
     }
@@ -171,7 +171,7 @@ def time_to_target(preset: str, threads: int, device: str) -> dict:
     def on_event(event) -> None:
         if isinstance(event, EpochEnd):
             value = test_mse(trainer, config, splits)
-            trace.append({"epoch": event.epoch, "wall_s": time.perf_counter() - started, "test_mse": value})
+            trace.append({"epoch": event.record.epoch, "wall_s": time.perf_counter() - started, "test_mse": value})
             if value < TARGET_MSE:
                 stop.request("target reached")
 
@@ -206,7 +206,7 @@ def full_bptt_update(device: str, threads: int, repeats: int, duration: float) -
     for _ in range(repeats):
         trainer = Trainer(config, splits=splits)
         result = trainer.fit()
-        epoch_times.append(result.history[0]["epoch_time"])
+        epoch_times.append(result.history[0].epoch_time)
         synchronize(trainer.device)
         start = time.perf_counter()
         trainer.validation_loss()

@@ -1,21 +1,25 @@
 """Benchmark freq-tui while it trains: keypress-to-screen latency and
 training throughput against the headless `run_training`.
 
-    OMP_NUM_THREADS=1 python bench/tui_bench.py [--epochs 10] [--duration 10] [--keys 60] [--repeats 2] [--device cpu]
+    OMP_NUM_THREADS=1 python bench/tui_bench.py [--epochs 30] [--duration 4] [--keys 40] [--repeats 5] [--device cpu]
 
 The app runs in a real pseudo-terminal (100x30), exactly as a user starts it
-(`python -m lstm_core app --config FILE`). A reader thread drains everything
+(`python -m tui app --config FILE`). A reader thread drains everything
 the app writes to the terminal.
 
 - Latency: on the Train screen, while training runs, press `f` (next
   frequency) and time until the terminal output contains the waveform
   chart's new title ("f2 3 Hz ..."). That is the whole path: key bytes in,
-  Textual event, redraw, bytes out. Keys are sent 150 ms apart.
+  Textual event, redraw, bytes out. Keys are sent 150 ms apart, all while
+  the run trains (it is configured to train far longer and is stopped with
+  `s` afterwards); presses while it then evaluates and writes its report
+  are reported apart.
 - Throughput: the same config trained by the app (no keys pressed) and by
-  `run_training` with no event callback, alternately; `train_time_s` from each
-  run's results is compared (median over --repeats).
+  `run_training` with no event callback, alternating which goes first, after
+  one warm-up run; `train_time_s` from each run's results is compared
+  (median and spread over --repeats).
 
-Targets (issue 4): latency p95 < 100 ms, app throughput >= 90% of headless.
+Targets: latency p95 <= 100 ms, app throughput >= 95% of headless.
 """
 from __future__ import annotations
 
@@ -54,7 +58,7 @@ class TerminalApp:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": path}
         env.pop("NO_COLOR", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "lstm_core", "app", "--config", str(config_path)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "tui", "app", "--config", str(config_path)],
                                      stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
                                      start_new_session=True)
         os.close(slave)
@@ -112,31 +116,65 @@ class TerminalApp:
         os.close(self.master)
 
 
-def app_run(config_path: Path, cwd: Path, keys: int) -> tuple[list[float], dict]:
-    """Train in the app; press `f` `keys` times while it trains. Returns the
-    latencies (s) and the run's results.json."""
+def wait_results(cwd: Path, timeout: float = 600) -> dict:
+    deadline = time.time() + timeout
+    while not run_ended(cwd):
+        if time.time() > deadline:
+            raise TimeoutError(f"no results.json under {cwd / 'runs'} within {timeout:.0f}s")
+        time.sleep(0.1)
+    return json.loads((sorted((cwd / "runs").iterdir())[-1] / "results.json").read_text())
+
+
+def run_ended(cwd: Path) -> bool:
+    runs = sorted((cwd / "runs").iterdir()) if (cwd / "runs").is_dir() else []
+    return bool(runs) and (runs[-1] / "results.json").exists()
+
+
+def press_f(app: TerminalApp, k: int) -> float:
+    """Press `f` and return the seconds until the chart shows the next frequency."""
+    hz = [1, 3, 5, 7]
+    since = app.mark()
+    sent = time.perf_counter()
+    app.send(b"f")
+    app.wait_for(f"f{k + 1} {hz[k]} Hz", since, timeout=10)
+    return time.perf_counter() - sent
+
+
+def latency_run(config_path: Path, cwd: Path, keys: int) -> tuple[list[float], list[float]]:
+    """Keypress latencies (s) while the app trains, then while it evaluates
+    and writes the report after `s` stopped the run. The config trains far
+    longer than the key presses take, so every press of the first list lands
+    while training."""
     app = TerminalApp(config_path, cwd)
     app.wait_for("Ready:")
     app.send(b"\x12")  # ctrl+r: start
     app.wait_for("val window")  # the first epoch has drawn the waveform chart
-    latencies = []
-    hz = [1, 3, 5, 7]
+    training, evaluating = [], []
     k = 0
     for _ in range(keys):
         k = (k + 1) % 4
-        since = app.mark()
-        sent = time.perf_counter()
-        app.send(b"f")
-        app.wait_for(f"f{k + 1} {hz[k]} Hz", since, timeout=10)
-        latencies.append(time.perf_counter() - sent)
+        training.append(press_f(app, k))
         time.sleep(0.15)
-    runs = sorted((cwd / "runs").iterdir())
-    results_path = runs[-1] / "results.json"
-    deadline = time.time() + 600
-    while not results_path.exists() and time.time() < deadline:
-        time.sleep(0.2)
+    app.send(b"s")  # stop: the batch finishes, then evaluation and the report run on the worker
+    while not run_ended(cwd):
+        k = (k + 1) % 4
+        try:
+            evaluating.append(press_f(app, k))
+        except TimeoutError:
+            break
+        time.sleep(0.05)
+    wait_results(cwd)
     app.quit()
-    return latencies, json.loads(results_path.read_text())
+    return training, evaluating
+
+
+def app_training_time(config_path: Path, cwd: Path) -> float:
+    app = TerminalApp(config_path, cwd)
+    app.wait_for("Ready:")
+    app.send(b"\x12")
+    results = wait_results(cwd)
+    app.quit()
+    return float(results["train_time_s"])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -145,13 +183,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def describe_latency(values: list[float]) -> str:
+    if not values:
+        return "no presses"
+    return (f"p50 {1000 * statistics.median(values):.1f} ms, p95 {1000 * percentile(values, 95):.1f} ms, "
+            f"max {1000 * max(values):.1f} ms ({len(values)} presses)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--duration", type=float, default=10.0, help="signal seconds at fs=1000")
-    parser.add_argument("--keys", type=int, default=60, help="key presses for the latency measurement")
-    parser.add_argument("--repeats", type=int, default=2, help="throughput runs of each kind")
+    parser.add_argument("--epochs", type=int, default=30, help="epochs of each throughput run")
+    parser.add_argument("--duration", type=float, default=4.0, help="signal seconds at fs=1000")
+    parser.add_argument("--keys", type=int, default=40, help="key presses per latency run")
+    parser.add_argument("--repeats", type=int, default=5, help="latency runs and throughput pairs")
     parser.add_argument("--device", default="cpu", help="training device for the app and headless runs (default cpu)")
+    parser.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tui-bench-"))
@@ -159,33 +205,48 @@ def main() -> None:
     config = build_config(settings)
     config_path = work / "bench.toml"
     save_toml(config, config_path)
+    # The latency runs train until they are stopped: far more epochs than the presses take.
+    long_path = work / "long.toml"
+    save_toml(build_config({**settings, "epochs": 100_000, "patience": 100_000}), long_path)
     print(f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     print(f"config: stateful, hidden {config.hidden_size}, {config.n_samples} samples x 4 frequencies, "
-          f"{config.epochs} epochs, batch {config.batch_size}, torch threads from OMP_NUM_THREADS="
-          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}")
+          f"{config.epochs} epochs, batch {config.batch_size}, device {args.device}, torch threads from "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    run_training(config, runs_root=work / "warm-up")  # imports, allocator and oneDNN primitives warmed up
 
-    (work / "latency").mkdir()
-    latencies, _ = app_run(config_path, work / "latency", args.keys)
-    print(f"keypress-to-screen latency while training ({len(latencies)} presses): "
-          f"p50 {1000 * statistics.median(latencies):.1f} ms, p95 {1000 * percentile(latencies, 95):.1f} ms, "
-          f"max {1000 * max(latencies):.1f} ms")
-
-    headless, in_app = [], []
+    record = {"repeats": []}
+    all_training, all_evaluating, ratios = [], [], []
     for repeat in range(args.repeats):
-        outcome = run_training(config, runs_root=work / f"headless-{repeat}")
-        headless.append(outcome.training.train_time_s)
-        (work / f"app-{repeat}").mkdir()
-        _, results = app_run(config_path, work / f"app-{repeat}", keys=0)
-        in_app.append(float(results["train_time_s"]))
-        print(f"  repeat {repeat + 1}: headless {headless[-1]:.2f} s, app {in_app[-1]:.2f} s "
-              f"({100 * headless[-1] / in_app[-1]:.0f}%)")
-    if not headless:
+        (work / f"latency-{repeat}").mkdir()
+        training, evaluating = latency_run(long_path, work / f"latency-{repeat}", args.keys)
+        all_training += training
+        all_evaluating += evaluating
+        # headless and app alternate which goes first, so drift in the machine's load is shared
+        order = ("headless", "app") if repeat % 2 == 0 else ("app", "headless")
+        times = {}
+        for kind in order:
+            if kind == "headless":
+                times[kind] = run_training(config, runs_root=work / f"headless-{repeat}").training.train_time_s
+            else:
+                (work / f"app-{repeat}").mkdir()
+                times[kind] = app_training_time(config_path, work / f"app-{repeat}")
+        ratios.append(times["headless"] / times["app"])
+        record["repeats"].append({"latency_training_s": training, "latency_evaluating_s": evaluating, **times})
+        print(f"  repeat {repeat + 1}: training {describe_latency(training)}; evaluating "
+              f"{describe_latency(evaluating)}; headless {times['headless']:.2f} s, app {times['app']:.2f} s "
+              f"({100 * ratios[-1]:.0f}%)", flush=True)
+    if not ratios:
         return
-    h, a = statistics.median(headless), statistics.median(in_app)
-    print(f"training time, median of {args.repeats}: headless {h:.2f} s, app {a:.2f} s; "
-          f"app throughput = {100 * h / a:.1f}% of headless")
+    p95s = [percentile(r["latency_training_s"], 95) for r in record["repeats"]]
+    print(f"keypress-to-screen while training, all {args.repeats} repeats: {describe_latency(all_training)}; "
+          f"p95 per repeat {1000 * min(p95s):.0f}-{1000 * max(p95s):.0f} ms")
+    print(f"keypress-to-screen while evaluating and writing the report: {describe_latency(all_evaluating)}")
+    print(f"app throughput, median of {args.repeats}: {100 * statistics.median(ratios):.1f}% of headless "
+          f"(per repeat {100 * min(ratios):.0f}-{100 * max(ratios):.0f}%)")
     print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
           f"(other processes share the machine: the per-repeat spread shows how much)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({**record, "config": settings, "ratios": ratios}, indent=1))
 
 
 if __name__ == "__main__":

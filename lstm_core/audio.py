@@ -281,31 +281,7 @@ def write_outputs(result: Extraction, model_name: str) -> list[Path]:
     np.savetxt(text, table, delimiter=",", header=header, comments="", fmt="%.9g")
     atomic_write_text(csv_path, text.getvalue())
 
-    atomic_write_bytes(png_path, _plot(result, model_name))
+    from .figures import extraction_figure, to_png  # matplotlib only when writing
+
+    atomic_write_bytes(png_path, to_png(extraction_figure(result, model_name)))
     return [npz_path, csv_path, png_path]
-
-
-def _plot(result: Extraction, model_name: str) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    k = len(result.frequencies)
-    fig, axes = plt.subplots(k + 1, 1, figsize=(10, 1.6 * (k + 1) + 0.6), sharex=True, squeeze=False)
-    axes = axes[:, 0]
-    axes[0].plot(result.t, result.signal, lw=0.6, color="0.3")
-    axes[0].set_ylabel("input")
-    axes[0].set_title(f"{result.source.name}: {result.source_rate} Hz -> {result.fs:g} Hz, gain {result.gain:.3g}, "
-                      f"{model_name} model")
-    for ax, hz, component, amp in zip(axes[1:], result.frequencies, result.components, result.fitted_amplitudes):
-        ax.plot(result.t, component, lw=0.8)
-        ax.set_ylabel(f"{hz:g} Hz")
-        ax.text(0.99, 0.9, f"input amplitude at {hz:g} Hz: {amp:.3g}", transform=ax.transAxes, ha="right", va="top",
-                fontsize=8)
-    axes[-1].set_xlabel("time (s)")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()

@@ -1,5 +1,6 @@
-"""`freq-tui`: with no arguments it opens the app; `freq-tui train` and the
-other subcommands run headless. User mistakes print one line and exit 2."""
+"""The headless commands of `freq-tui` (`train`, `sweep`, `report`, ...).
+The console script itself is `tui.cli:main`, which adds the `app` command;
+this module never imports the app. User mistakes print one line and exit 2."""
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,10 @@ def config_from_args(args: argparse.Namespace):
     return build_config(preset_values, file_values, flag_values)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="freq-tui", description=__doc__.splitlines()[0])
+def build_parser(add_commands: Optional[Callable[[Any], None]] = None) -> argparse.ArgumentParser:
+    """The parser of every headless command; `add_commands(subparsers)` adds
+    more (the app adds `app`)."""
+    parser = _Parser(prog="freq-tui", description="Train LSTMs to extract pure sinusoids from a noisy mixed signal.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     train = sub.add_parser("train", help="train a model headless and evaluate it")
     add_config_flags(train)
@@ -100,9 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("runs", nargs="+", metavar="RUN", help="two or more run directories (same frequencies)")
     compare.add_argument("--out", default="compare", metavar="DIR", help="output folder (default: compare)")
     compare.set_defaults(handler=eval_commands.cmd_compare)
-    app = sub.add_parser("app", help="open the terminal app (the default with no command)")
-    app.add_argument("--config", metavar="FILE", help="TOML config to start the form with")
-    app.set_defaults(handler=cmd_app)
+    if add_commands is not None:
+        add_commands(sub)
     return parser
 
 
@@ -114,12 +116,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
     return value
-
-
-def cmd_app(args: argparse.Namespace) -> int:
-    from tui.app import run_app  # only the app imports Textual
-
-    return run_app(config_path=getattr(args, "config", None))
 
 
 def install_stop_signals(request_stop: Callable[[str], None]) -> dict[int, Any]:
@@ -252,11 +248,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.ArgumentParser] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if not argv:
-        argv = ["app"]
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

@@ -36,7 +36,6 @@ WINDOW_MODELS = ("sequence", "attention")  # models fed windows of sequence_leng
 TRUNCATION_CHOICES = ("chunk", "step", "full")
 AUGMENT_CHOICES = ("none", "shuffle_s")
 SCHEDULER_CHOICES = ("plateau", "cosine")
-CURRICULUM_GATE_CHOICES = ("mean", "worst")
 PRECISION_CHOICES = ("fp32", "tf32", "bf16")  # what each means: lstm_core/precision.py
 SEED_MAX = 2**32 - 1
 # Input values (streams x samples x features) one data set may hold: about
@@ -112,9 +111,6 @@ class RunConfig:
         help="Chrono initialisation of the gate biases for time scales up to this many steps (0: PyTorch default)",
         min=0,
     )
-    learned_init_state: bool = knob(
-        False, group="model", help="Learn the state the reset sets (instead of zeros)"
-    )
     # --- training -----------------------------------------------------------
     epochs: int = knob(50, group="training", help="Maximum epochs", min=1)
     batch_size: int = knob(
@@ -160,12 +156,6 @@ class RunConfig:
     )
     curriculum_threshold: float = knob(
         0.01, group="training", help="Curriculum: grow once an epoch's train loss is below this", gt=0.0
-    )
-    curriculum_gate: str = knob(
-        "mean", group="training",
-        help="Curriculum: the train loss compared with the threshold: the mean over all streams (mean) "
-        "or that of the worst frequency (worst; needs truncation = full)",
-        choices=CURRICULUM_GATE_CHOICES,
     )
     # --- device and output -----------------------------------------------
     device: str = knob(
@@ -344,16 +334,11 @@ def validate(config: RunConfig) -> None:
                           "and a shuffle another draw of the same noise")
     if config.augment != "none" and config.model not in ("stateful", "sequence"):
         raise ConfigError("augment", f"{config.augment} applies to the stateful and sequence models only")
-    if config.learned_init_state and config.model not in ("stateful", "sequence"):
-        raise ConfigError("learned_init_state", "applies to the stateful and sequence models only")
     if config.stream_copies > 1 and config.augment == "none":
         raise ConfigError("stream_copies", "copies only differ with an augmentation (set augment)")
     if config.curriculum_start > 0 and not stateful_stream:
         raise ConfigError("curriculum_start", "needs a model that carries state along the stream "
                           "(stateful, or sequence with carry_state)")
-    if config.curriculum_gate == "worst" and not (config.model == "stateful" and config.truncation == "full"):
-        raise ConfigError("curriculum_gate", "worst needs the stateful model with truncation = full "
-                          "(only there is every batch row one known frequency)")
     if config.curriculum_start > config.n_samples:
         raise ConfigError("curriculum_start", f"must not exceed the {config.n_samples} samples of the signal")
     if len({config.train_seed, config.val_seed, config.test_seed}) != 3:
@@ -365,6 +350,12 @@ def validate(config: RunConfig) -> None:
             raise ConfigError("tensorboard", f"needs the optional extra: {EXTRA}")
 
 
+# Fields that were removed after measurements showed they did not help
+# (docs/history.md), with the value that meant "off". Older config files and
+# checkpoints still name them; that value is accepted and dropped.
+RETIRED = {"learned_init_state": False, "curriculum_gate": "mean"}
+
+
 def build_config(*layers: Mapping[str, Any]) -> RunConfig:
     """Merge raw settings (later layers win: defaults < file < flags), parse
     and validate them. Raises ConfigError naming the first bad field."""
@@ -372,6 +363,9 @@ def build_config(*layers: Mapping[str, Any]) -> RunConfig:
     for layer in layers:
         for key, raw in layer.items():
             merged[normalise_key(key)] = raw
+    for name, off in RETIRED.items():
+        if name in merged and merged.pop(name) != off:
+            raise ConfigError(name, f"was removed (it did not help: docs/history.md); remove it or set {off!r}")
     values = {name: parse_value(name, raw) for name, raw in merged.items()}
     noise = values.get("noise", RunConfig.noise)
     if noise != "custom":

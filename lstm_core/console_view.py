@@ -9,7 +9,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .events import BatchProgress, EpochEnd, RunEnded, RunStarted, TrainerEvent
+from .events import BatchProgress, EpochEnd, EpochRecord, RunEnded, RunStarted, TrainerEvent
+
+
+def epoch_line(record: EpochRecord) -> str:
+    """One epoch as the console and the app's log print it."""
+    best = "  best" if record.is_best else ""
+    return (f"epoch {record.epoch:>4}  train {record.train_loss:.6f}  val {record.val_loss:.6f}  "
+            f"lr {record.lr:.2e}  {record.epoch_time:.1f}s{best}")
 
 
 class TrainingView:
@@ -41,13 +48,10 @@ class TrainingView:
         elif isinstance(event, BatchProgress):
             self.progress.update(self.batch_task, completed=event.batch, info=f"loss {event.loss:.5f}")
         elif isinstance(event, EpochEnd):
-            self.progress.update(self.epoch_task, completed=event.epoch, info=f"val {event.val_loss:.5f}")
+            record = event.record
+            self.progress.update(self.epoch_task, completed=record.epoch, info=f"val {record.val_loss:.5f}")
             self.progress.reset(self.batch_task, info="")
-            best = "  [green]best[/]" if event.is_best else ""
-            self.console.print(
-                f"epoch {event.epoch:>4}  train {event.train_loss:.6f}  val {event.val_loss:.6f}  "
-                f"lr {event.lr:.2e}  {event.epoch_time:.1f}s{best}"
-            )
+            self.console.print(epoch_line(record).replace("  best", "  [green]best[/]"))
         elif isinstance(event, RunEnded):
             self.console.print(f"[bold]{event.status}[/]: {event.message}")
 

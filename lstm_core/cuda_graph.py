@@ -11,7 +11,7 @@ fixed input tensors. It is the same arithmetic in the same order: the
 parameters after three epochs were bit-identical to the eager loop's
 (tests/test_cuda.py checks it on every GPU it runs on).
 
-Used for the chunk-fed models (`feeding.feeds_chunks`) on CUDA, unless
+Used for the chunk-fed models (`feeding.Feeding.CHUNKS`) on CUDA, unless
 `cuda_graphs = false`. Not for bf16 autocast, dropout (random masks) or a
 learned initial state (its gradient comes from outside the chunk), which
 stay eager (`unsupported_reason`).
@@ -23,10 +23,9 @@ from typing import Iterator, Optional
 import torch
 
 from .config import RunConfig
-from .feeding import feeds_chunks
+from .feeding import Feeding, feeding_of
 from .update import apply_update
 
-Update = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (loss, output, target), all detached
 
 
 def unsupported_reason(config: RunConfig, device: torch.device) -> Optional[str]:
@@ -35,14 +34,12 @@ def unsupported_reason(config: RunConfig, device: torch.device) -> Optional[str]
         return "CUDA graphs need a CUDA device"
     if not config.cuda_graphs:
         return "cuda_graphs is off"
-    if not feeds_chunks(config):
+    if feeding_of(config) is not Feeding.CHUNKS:
         return "only chunk-fed training (truncated BPTT over consecutive chunks) is captured"
     if config.precision == "bf16":
         return "bf16 autocast stays eager"
     if config.num_layers > 1 and config.dropout > 0:
         return "dropout draws random masks"
-    if config.learned_init_state:
-        return "a learned initial state gets its gradient outside the chunk"
     return None
 
 
@@ -59,12 +56,13 @@ class GraphedChunkUpdates:
         self.shape: Optional[tuple] = None  # of the chunk the graph was captured for
         self.captured_lrs: Optional[list[float]] = None
 
-    def updates(self, inputs: torch.Tensor, targets: torch.Tensor, chunk: int) -> Iterator[Update]:
+    def updates(self, inputs: torch.Tensor, targets: torch.Tensor, chunk: int) -> Iterator[torch.Tensor]:
         """One epoch over (streams, steps, features) `inputs`: full chunks
         replayed from the graph, a shorter last chunk eagerly. Each state
         starts from the reset (zeros) at t = 0 and is carried, detached, from
-        chunk to chunk. A yielded loss and output are overwritten by the next
-        update: use them (enqueue work on them) before asking for the next."""
+        chunk to chunk. Yields each update's loss, detached; a yielded loss is
+        overwritten by the next update: use it (enqueue work on it) before
+        asking for the next."""
         n_steps = inputs.shape[1]
         full = (n_steps // chunk) * chunk
         if full:
@@ -80,12 +78,11 @@ class GraphedChunkUpdates:
             self.graph.replay()
             self.h.copy_(self.h_out)
             self.c.copy_(self.c_out)
-            yield self.loss, self.out, self.y
+            yield self.loss
         if full < n_steps:
             state = (self.h, self.c) if full else None  # None: the model's own reset
             out, _ = self.model(inputs[:, full:], state)
-            loss = apply_update(self.model, self.optimizer, out, targets[:, full:], self.grad_clip, set_to_none=False)
-            yield loss, out.detach(), targets[:, full:]
+            yield apply_update(self.model, self.optimizer, out, targets[:, full:], self.grad_clip, set_to_none=False)
 
     # ---- set-up -------------------------------------------------------------
     def _lrs(self) -> list[float]:

@@ -20,6 +20,3 @@ class ConfigError(UserError):
     def field(self) -> str:
         return self.subject
 
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""

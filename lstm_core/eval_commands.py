@@ -5,11 +5,11 @@ cli.py; heavy imports (torch, matplotlib) happen inside the commands so that
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .rundir import claim_new_path, timestamped
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -63,13 +63,7 @@ def _new_output_dir(path: Path) -> None:
 
 
 def _default_output_dir(runs_root: str | Path) -> Path:
-    root = Path(runs_root)
-    stem = time.strftime("%Y%m%d-%H%M%S") + "-evaluate"
-    for n in range(1, 10_000):
-        path = root / (stem if n == 1 else f"{stem}-{n}")
-        if not path.exists():
-            return path
-    raise UserError(str(root), "too many evaluations with the same timestamp")
+    return claim_new_path(Path(runs_root), timestamped("evaluate"), lambda path: path)
 
 
 def _training_facts(checkpoint: Path, payload: dict[str, Any]) -> dict[str, Any]:

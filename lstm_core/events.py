@@ -1,11 +1,16 @@
-"""What the trainer reports while it runs. Small plain objects (floats and
-numpy arrays, never tensors) so a UI thread can take them as they are."""
+"""What the trainer reports while it runs: one type per event, used as they
+are by the console view, the app (each wrapped once in a Textual message)
+and the follower of a run another process writes. Small plain objects
+(floats and numpy arrays, never tensors) so a UI thread can take them as
+they are."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
+
+PREVIEW_SECONDS = 1.0  # the validation window sent with each epoch for live plots
 
 
 @dataclass(frozen=True)
@@ -25,31 +30,73 @@ class BatchProgress:
 
 
 @dataclass(frozen=True)
-class EpochEnd:
+class EpochRecord:
+    """One finished epoch: a line of metrics.jsonl, an entry of the history
+    in last.pt, a row of the Train screen's chart and log."""
+
     epoch: int
     train_loss: float
     val_loss: float
     lr: float
     epoch_time: float
     is_best: bool
-    # Model output and target on a window of the validation stream, one row
-    # per frequency, for live waveform plots.
-    preview_t: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
-    preview_output: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
-    preview_target: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
     trained_length: Optional[int] = None  # steps from the reset trained on (a curriculum's prefix)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "EpochRecord":
+        """From a metrics.jsonl line or a checkpoint's history. Raises
+        KeyError, TypeError or ValueError for a record that is not one."""
+        length = data.get("trained_length")
+        return cls(int(data["epoch"]), float(data["train_loss"]), float(data["val_loss"]),
+                   float(data.get("lr", 0.0)), float(data.get("epoch_time", 0.0)), bool(data.get("is_best", False)),
+                   None if length is None else int(length))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Model output and target on the start of the validation stream, one row
+    per frequency."""
+
+    t: np.ndarray = field(repr=False)
+    output: np.ndarray = field(repr=False)
+    target: np.ndarray = field(repr=False)
+
+    @staticmethod
+    def length(n_samples: int, fs: float) -> int:
+        """Samples in the window: the first PREVIEW_SECONDS (at least two)."""
+        return min(n_samples, max(2, int(round(PREVIEW_SECONDS * fs))))
+
+    @classmethod
+    def window(cls, t: np.ndarray, output: np.ndarray, target: np.ndarray, fs: float) -> "Preview":
+        """The window of a validation stream; `output` may hold just its first columns."""
+        n = cls.length(t.shape[0], fs)
+        return cls(np.array(t[:n], dtype=np.float64), np.array(output[:, :n], dtype=np.float64),
+                   np.array(target[:, :n], dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    record: EpochRecord
+    preview: Preview
 
 
 @dataclass(frozen=True)
 class RunEnded:
-    # finished: ran all epochs; early_stopped: patience ran out;
-    # cancelled: the user stopped it; interrupted: a signal stopped it;
-    # diverged: NaN/Inf loss; failed: an error
+    """How training ended; also what `Trainer.fit` returns.
+    finished: ran all epochs; early_stopped: patience ran out;
+    cancelled: the user stopped it; interrupted: a signal stopped it;
+    diverged: NaN/Inf loss."""
+
     status: str
     message: str
     epochs_run: int
     best_epoch: int
     best_val_loss: float
+    train_time_s: float
+    history: tuple[EpochRecord, ...] = field(repr=False, default=())
 
 
 TrainerEvent = Union[RunStarted, BatchProgress, EpochEnd, RunEnded]

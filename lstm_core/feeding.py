@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import Enum
 from typing import Iterator, Optional
 
 import torch
@@ -31,8 +32,24 @@ def detach(state: Optional[State]) -> Optional[State]:
     return None if state is None else (state[0].detach(), state[1].detach())
 
 
-def _uses_windows(config: RunConfig) -> bool:
-    return config.model in WINDOW_MODELS and not config.carry_state
+class Feeding(Enum):
+    """How training cuts the streams into updates."""
+
+    WINDOWS = "windows"  # sequence/attention: shuffled windows of L, reset per window
+    CHUNKS = "chunks"  # truncated BPTT over consecutive chunks, state carried (detached)
+    ONE_STEP = "one_step"  # the guide's L = 1: each step backpropagates through itself only
+    FULL_BPTT = "full_bptt"  # stateful: the whole trained prefix from the reset, one graph
+
+
+def feeding_of(config: RunConfig) -> Feeding:
+    """The one place that reads model, carry_state and truncation to decide it."""
+    if config.model in WINDOW_MODELS and not config.carry_state:
+        return Feeding.WINDOWS
+    if config.model == "stateful" and config.truncation == "full":
+        return Feeding.FULL_BPTT
+    if config.model in ("stateful", "multitask") and config.truncation == "step":
+        return Feeding.ONE_STEP
+    return Feeding.CHUNKS
 
 
 def chunk_length(config: RunConfig) -> int:
@@ -47,7 +64,7 @@ def multitask_stream(inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch
     return inputs[:1, :, :1], targets.T.unsqueeze(0)
 
 
-def augment(inputs: torch.Tensor, snr_db: float, generator: torch.Generator) -> torch.Tensor:
+def add_input_noise(inputs: torch.Tensor, snr_db: float, generator: torch.Generator) -> torch.Tensor:
     """S plus white Gaussian noise at `snr_db` (guide 8.2): noise power =
     mean(S**2) / 10**(snr_db / 10). One fresh draw per call (per epoch), the
     same draw in every stream since they all carry the same S. 0 = off."""
@@ -63,25 +80,13 @@ def augment(inputs: torch.Tensor, snr_db: float, generator: torch.Generator) -> 
 
 def batches_per_epoch(config: RunConfig, n_streams: int, n_samples: int) -> int:
     """Updates in one epoch; `n_samples` is the trained prefix under a curriculum."""
-    if _uses_windows(config):
+    mode = feeding_of(config)
+    if mode is Feeding.WINDOWS:
         n_windows = n_streams * config.stream_copies * (n_samples // config.sequence_length)
         return math.ceil(n_windows / config.batch_size)
-    if _full_bptt(config):
+    if mode is Feeding.FULL_BPTT:
         return config.updates_per_epoch
     return math.ceil(n_samples / chunk_length(config))
-
-
-def _full_bptt(config: RunConfig) -> bool:
-    return config.model == "stateful" and config.truncation == "full"
-
-
-def feeds_chunks(config: RunConfig) -> bool:
-    """True when an epoch cuts every training stream into consecutive chunks
-    of `chunk_length(config)` steps, one update each (truncated BPTT); false
-    for windows, one-step truncation and full BPTT."""
-    if _uses_windows(config) or _full_bptt(config):
-        return False
-    return not (config.model in ("stateful", "multitask") and config.truncation == "step")
 
 
 def training_streams(config: RunConfig, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator,
@@ -90,10 +95,10 @@ def training_streams(config: RunConfig, inputs: torch.Tensor, targets: torch.Ten
     augmentation of S, the multitask model's single stream, `stream_copies`,
     and the first `length` steps of each (a curriculum)."""
     length = inputs.shape[1] if length is None else length
-    inputs = augment(inputs, config.augment_snr_db, generator)
+    inputs = add_input_noise(inputs, config.augment_snr_db, generator)
     if config.model == "multitask":
         inputs, targets = multitask_stream(inputs, targets)
-    x, y = augmented(config, inputs, targets, generator)
+    x, y = stream_copies(config, inputs, targets, generator)
     return x[:, :length], y[:, :length]
 
 
@@ -113,23 +118,24 @@ def train_batches(
     every stream, from the reset. The augmentations are drawn afresh for
     every pass over the streams: once per epoch, or once per update with
     full BPTT."""
-    if _full_bptt(config):
+    mode = feeding_of(config)
+    if mode is Feeding.FULL_BPTT:
         length = inputs.shape[1] if length is None else length
-        inputs = augment(inputs, config.augment_snr_db, generator)
+        inputs = add_input_noise(inputs, config.augment_snr_db, generator)
         for _ in range(config.updates_per_epoch):
-            x, y = augmented(config, inputs, targets, generator)
+            x, y = stream_copies(config, inputs, targets, generator)
             yield from _chunk_batches(model, x[:, :length], y[:, :length], length)
         return
     x, y = training_streams(config, inputs, targets, generator, length)
-    if _uses_windows(config):
+    if mode is Feeding.WINDOWS:
         yield from _window_batches(model, x, y, config.sequence_length, config.batch_size, generator)
-    elif feeds_chunks(config):
+    elif mode is Feeding.CHUNKS:
         yield from _chunk_batches(model, x, y, chunk_length(config))
     else:
         yield from _one_step_batches(model, x, y, config.batch_size)
 
 
-def augmented(config: RunConfig, inputs: torch.Tensor, targets: torch.Tensor,
+def stream_copies(config: RunConfig, inputs: torch.Tensor, targets: torch.Tensor,
               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """The training streams a pass sees: `stream_copies` rows per frequency,
     and with augment = shuffle_s each row's S replaced by its own random time
@@ -182,14 +188,6 @@ class Curriculum:
         return True
 
 
-def frequency_losses(output: torch.Tensor, target: torch.Tensor, n_streams: int) -> torch.Tensor:
-    """MSE of each frequency, (n_streams,), over a full-BPTT batch whose rows
-    are `stream_copies` repeats of the n_streams frequency streams (row r is
-    frequency r % n_streams, as `augmented` builds them)."""
-    row_loss = ((output - target) ** 2).mean(dim=1)
-    return row_loss.view(-1, n_streams).mean(dim=0)
-
-
 def _chunk_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
     """Truncated BPTT along each stream: gradients flow within a chunk, the
     state flows (detached) from one chunk to the next of the same stream."""
@@ -200,9 +198,7 @@ def _chunk_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
 
 
 def reset_state(model, batch: int, like: torch.Tensor) -> State:
-    """The state at t = 0: the model's own (it may be learned), else zeros."""
-    if hasattr(model, "initial_state"):
-        return model.initial_state(batch, like)
+    """The state at t = 0: zeros."""
     zeros = like.new_zeros(model.lstm.num_layers, batch, model.lstm.hidden_size)
     return zeros, zeros
 
@@ -213,8 +209,7 @@ def _one_step_batches(model, inputs, targets, chunk: int) -> Iterator[Batch]:
 
     One layer takes the fast path below; deeper models the step-by-step
     gather (`_one_step_batches_stepwise`), which gives the same numbers."""
-    # the fast path assumes the zero reset state
-    if model.lstm.num_layers == 1 and type(model) in _READOUTS and getattr(model, "h0", None) is None:
+    if model.lstm.num_layers == 1 and type(model) in _READOUTS:
         yield from _one_step_batches_fast(model, inputs, targets, chunk)
     else:
         yield from _one_step_batches_stepwise(model, inputs, targets, chunk)
@@ -332,7 +327,7 @@ def _predict(model: torch.nn.Module, config: RunConfig, inputs: torch.Tensor) ->
         return out[0].T
     if config.model == "attention" and config.carry_state:
         return _predict_carried_windows(model, inputs, config.sequence_length)
-    if not _uses_windows(config):
+    if feeding_of(config) is not Feeding.WINDOWS:
         out, _ = model(inputs, None)
         return out
     return _predict_windows(model, inputs, config.sequence_length)

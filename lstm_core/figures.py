@@ -18,6 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .data import SignalSet
 from .drift import DRIFT_LIMIT_DEG, Drift
+from .metrics import amplitude_spectrum
 
 DPI = 150
 NAMES = ("graph1_single_frequency.png", "graph2_all_frequencies.png", "training_curves.png",
@@ -111,22 +112,17 @@ def training_curves(history: Sequence[dict[str, Any]], zero_mse: float | None = 
     return figure
 
 
-def _amplitude_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    n = x.shape[-1]
-    return np.fft.rfftfreq(n, d=1.0 / fs), 2.0 * np.abs(np.fft.rfft(x)) / n
-
-
 def fft_analysis(test: SignalSet, output: np.ndarray) -> Figure:
     rows, cols = _grid(test.n_frequencies)
     figure = Figure(figsize=(6 * cols, 3.6 * rows), layout="constrained")
     top = min(test.fs / 2, 2.0 * float(np.max(test.frequencies)) + 2.0)
-    hz, s_amp = _amplitude_spectrum(test.S, test.fs)
+    hz, s_amp = amplitude_spectrum(test.S, test.fs)
     shown = hz <= top
     floor = 1e-6
     for k in range(test.n_frequencies):
         ax = figure.add_subplot(rows, cols, k + 1)
-        _, t_amp = _amplitude_spectrum(test.targets[k], test.fs)
-        _, o_amp = _amplitude_spectrum(output[k], test.fs)
+        _, t_amp = amplitude_spectrum(test.targets[k], test.fs)
+        _, o_amp = amplitude_spectrum(output[k], test.fs)
         ax.plot(hz[shown], np.maximum(s_amp[shown], floor), color=SIGNAL, linewidth=0.8, label="mixed signal S")
         ax.plot(hz[shown], np.maximum(t_amp[shown], floor), color=TARGET, linewidth=2.0, label="target")
         ax.plot(hz[shown], np.maximum(o_amp[shown], floor), color=OUTPUT, linewidth=1.0, label="LSTM output")
@@ -226,6 +222,25 @@ def render_all(test: SignalSet, output: np.ndarray, history: Sequence[dict[str, 
         "phase_drift.png": phase_drift(drift),
     }
     return {name: to_png(figure) for name, figure in figures.items()}
+
+
+def extraction_figure(result, model_name: str) -> Figure:
+    """`freq-tui extract`: the audio input and each extracted component
+    (result: an `audio.Extraction`)."""
+    k = len(result.frequencies)
+    figure = Figure(figsize=(10, 1.6 * (k + 1) + 0.6), layout="constrained")
+    axes = figure.subplots(k + 1, 1, sharex=True, squeeze=False)[:, 0]
+    axes[0].plot(result.t, result.signal, lw=0.6, color="0.3")
+    axes[0].set_ylabel("input")
+    axes[0].set_title(f"{result.source.name}: {result.source_rate} Hz -> {result.fs:g} Hz, gain {result.gain:.3g}, "
+                      f"{model_name} model")
+    for ax, hz, component, amp in zip(axes[1:], result.frequencies, result.components, result.fitted_amplitudes):
+        ax.plot(result.t, component, lw=0.8)
+        ax.set_ylabel(f"{hz:g} Hz")
+        ax.text(0.99, 0.9, f"input amplitude at {hz:g} Hz: {amp:.3g}", transform=ax.transAxes, ha="right", va="top",
+                fontsize=8)
+    axes[-1].set_xlabel("time (s)")
+    return figure
 
 
 # ---- comparing runs (lstm_core/compare.py) ---------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+
 def mse(prediction: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean((np.asarray(prediction, dtype=np.float64) - target) ** 2))
 
@@ -38,3 +39,10 @@ def summarise(frequencies: np.ndarray, predictions: dict[str, np.ndarray], targe
             # measured, for the ratio's label (lstm_core/verdict.py)
             "targets_identical": bool(np.array_equal(targets["train"], targets["test"])),
             "per_frequency": per_frequency}
+
+
+def amplitude_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Single-sided amplitude spectrum (frequencies, amplitudes) of the last
+    axis: a unit sine at f shows as 1.0 at f."""
+    n = x.shape[-1]
+    return np.fft.rfftfreq(n, d=1.0 / fs), 2.0 * np.abs(np.fft.rfft(x)) / n

@@ -28,31 +28,15 @@ def make_lstm(input_size: int, hidden_size: int, num_layers: int, dropout: float
 class FrequencyLSTM(nn.Module):
     """Input [S[t], one-hot C] per step, output the selected pure sinusoid."""
 
-    def __init__(self, n_frequencies: int, hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0,
-                 learned_init_state: bool = False):
+    def __init__(self, n_frequencies: int, hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0):
         super().__init__()
         self.n_frequencies = n_frequencies
         self.lstm = make_lstm(1 + n_frequencies, hidden_size, num_layers, dropout)
         self.head = nn.Linear(hidden_size, 1)
-        # The state the reset sets: zeros, or learned (shared by all streams;
-        # the one-hot C input tells the streams apart from the first step).
-        self.h0 = self.c0 = None
-        if learned_init_state:
-            self.h0 = nn.Parameter(torch.zeros(num_layers, 1, hidden_size))
-            self.c0 = nn.Parameter(torch.zeros(num_layers, 1, hidden_size))
-
-    def initial_state(self, batch: int, like: torch.Tensor) -> State:
-        """The state at the reset (t = 0) for `batch` streams."""
-        if self.h0 is None:
-            zeros = like.new_zeros(self.lstm.num_layers, batch, self.lstm.hidden_size)
-            return zeros, zeros
-        return self.h0.expand(-1, batch, -1).contiguous(), self.c0.expand(-1, batch, -1).contiguous()
 
     def forward(self, x: torch.Tensor, state: Optional[State] = None) -> tuple[torch.Tensor, State]:
         """x: (batch, steps, 1 + K). Returns outputs (batch, steps) and the
         state after the last step. `state=None` is the reset (zeros)."""
-        if state is None:
-            state = self.initial_state(x.shape[0], x)
         out, state = self.lstm(x, state)
         return self.head(out).squeeze(-1), state
 
@@ -128,11 +112,7 @@ MODELS = {"stateful": FrequencyLSTM, "sequence": FrequencyLSTM, "attention": Att
 
 
 def build_model(config: RunConfig, n_frequencies: int) -> nn.Module:
-    if MODELS[config.model] is FrequencyLSTM:
-        model = FrequencyLSTM(n_frequencies, config.hidden_size, config.num_layers, config.dropout,
-                              learned_init_state=config.learned_init_state)
-    else:
-        model = MODELS[config.model](n_frequencies, config.hidden_size, config.num_layers, config.dropout)
+    model = MODELS[config.model](n_frequencies, config.hidden_size, config.num_layers, config.dropout)
     if config.chrono_init > 1:
         chrono_initialise(model.lstm, config.chrono_init)
     return model
@@ -145,5 +125,4 @@ def architecture(config: RunConfig, n_frequencies: int) -> dict:
         "n_frequencies": n_frequencies,
         "hidden_size": config.hidden_size,
         "num_layers": config.num_layers,
-        "learned_init_state": config.learned_init_state,
     }

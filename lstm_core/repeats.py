@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -15,7 +14,7 @@ import numpy as np
 from .config import RunConfig
 from .errors import UserError
 from .files import atomic_write_json, atomic_write_text
-from .rundir import _safe_name
+from .rundir import claim_new_path, timestamped
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
@@ -49,15 +48,11 @@ def make_parent(config: RunConfig, runs_root: str | Path, repeats: int) -> Path:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(str(root), f"cannot create runs directory ({exc.strerror})") from None
-    stem = _safe_name(f"{time.strftime('%Y%m%d-%H%M%S')}-{config.model}-x{repeats}")
-    for n in range(1, 10_000):
-        path = root / (stem if n == 1 else f"{stem}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise UserError(str(root), "too many runs with the same timestamp")
+    def made(path: Path) -> Path:
+        path.mkdir()
+        return path
+
+    return claim_new_path(root, timestamped(f"{config.model}-x{repeats}"), made)
 
 
 def seed_configs(config: RunConfig, parent: Path, repeats: int) -> list[RunConfig]:

@@ -1,6 +1,6 @@
 """How a trained model copes with white noise on its input: the measure that
 makes noise augmentation (guide 8.2, `augment_snr_db`) testable. Training
-adds the noise in `feeding.augment`; this adds it to the test set's S only
+adds the noise in `feeding.add_input_noise`; this adds it to the test set's S only
 for this one extra measurement, never to the reported test MSE."""
 from __future__ import annotations
 

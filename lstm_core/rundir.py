@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 from .config import RunConfig, load_config_file
 from .errors import UserError
@@ -30,6 +30,7 @@ LAST = "last.pt"
 # can tell the run is alive; the lock dies with the process, even on SIGKILL.
 LOCK = ".lock"
 MAX_NAME = 100
+T = TypeVar("T")
 
 
 def _safe_name(text: str) -> str:
@@ -39,9 +40,29 @@ def _safe_name(text: str) -> str:
     return re.sub(r"-{2,}", "-", text)[:MAX_NAME].strip(".-") or "run"
 
 
+def timestamped(name: str) -> str:
+    """`<YYYYmmdd-HHMMSS>-name`, safe as a folder name."""
+    return _safe_name(f"{time.strftime('%Y%m%d-%H%M%S')}-{name}")
+
+
 def default_run_name(config: RunConfig) -> str:
     label = f"-{config.run_name}" if config.run_name else ""
-    return _safe_name(f"{time.strftime('%Y%m%d-%H%M%S')}-{config.model}{label}")
+    return timestamped(f"{config.model}{label}")
+
+
+def claim_new_path(root: Path, stem: str, claim: Callable[[Path], T]) -> T:
+    """`claim(root/stem)`, else `root/stem-2`, `-3`, ...: the first path that
+    does not exist and whose claim does not raise FileExistsError (another
+    process took it a moment ago)."""
+    for n in range(1, 10_000):
+        path = root / (stem if n == 1 else f"{stem}-{n}")
+        if path.exists():
+            continue
+        try:
+            return claim(path)
+        except FileExistsError:
+            continue
+    raise UserError(str(root), "too many runs with the same timestamp")
 
 
 class RunDir:
@@ -74,16 +95,7 @@ class RunDir:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(str(root), f"cannot create runs directory ({exc.strerror})") from None
-        stem = default_run_name(config)
-        for n in range(1, 10_000):
-            path = root / (stem if n == 1 else f"{stem}-{n}")
-            if path.exists():
-                continue
-            try:
-                return cls._build(path, config)
-            except FileExistsError:  # another run took this name a moment ago
-                continue
-        raise UserError(str(root), "too many runs with the same timestamp")
+        return claim_new_path(root, default_run_name(config), lambda path: cls._build(path, config))
 
     @classmethod
     def _build(cls, path: Path, config: RunConfig) -> "RunDir":
@@ -213,10 +225,6 @@ class RunDir:
             self._metrics = self.read_metrics()
         self._metrics.append(record)
         atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in self._metrics))
-
-    def truncate_metrics(self, last_epoch: int) -> None:
-        """Keep the records up to `last_epoch`."""
-        self.rewrite_metrics([r for r in self.read_metrics() if r.get("epoch", 0) <= last_epoch])
 
     def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
         """Replace the file (on resume: with the history kept in last.pt,

@@ -17,23 +17,24 @@ from .precision import applied as applied_precision
 from .robustness import noisy_input_check
 from .report import export_report
 from .rundir import CONFIG, RunDir
+from .events import RunEnded
 from .tensorboard_log import with_tensorboard
-from .trainer import StopFlag, Trainer, TrainResult
+from .trainer import StopFlag, Trainer
 
 
 @dataclass
 class RunOutcome:
     run_dir: RunDir
-    training: TrainResult
+    training: RunEnded
     results: Optional[dict[str, Any]]  # None when no epoch finished
     report_paths: list[Path] = field(default_factory=list)  # report.md, report.html, the figures
     report_error: Optional[str] = None  # why the report could not be written
 
 
 REGIME_FIELDS = ("truncation", "batch_size", "carry_state", "sequence_length", "augment", "stream_copies",
-                 "curriculum_start", "curriculum_growth", "curriculum_threshold", "curriculum_gate",
+                 "curriculum_start", "curriculum_growth", "curriculum_threshold",
                  "updates_per_epoch",
-                 "learned_init_state", "chrono_init", "scheduler", "hidden_size", "lr", "seed")
+                 "chrono_init", "scheduler", "hidden_size", "lr", "seed")
 
 
 def training_regime(config: RunConfig) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def training_regime(config: RunConfig) -> dict[str, Any]:
     return {name: getattr(config, name) for name in REGIME_FIELDS}
 
 
-def results_record(config: RunConfig, trainer: Trainer, training: TrainResult, metrics: dict[str, Any]) -> dict[str, Any]:
+def results_record(config: RunConfig, trainer: Trainer, training: RunEnded, metrics: dict[str, Any]) -> dict[str, Any]:
     return {
         "status": training.status,
         "stop_reason": training.message,
@@ -103,7 +104,7 @@ def resume_training(
         if run_dir.last_checkpoint.exists():
             _load_last(run_dir, config, trainer)
         # else: killed before its first epoch ended; it starts from scratch.
-        run_dir.rewrite_metrics(trainer.history)
+        run_dir.rewrite_metrics([record.to_json() for record in trainer.history])
         run_dir.write_status("running", resumed_from_epoch=trainer.epoch, message=f"resumed from epoch {trainer.epoch}")
         return _train_in(run_dir, config, on_event, stop, trainer)
     finally:

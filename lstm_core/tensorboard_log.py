@@ -32,9 +32,10 @@ class TensorBoardLog:
 
     def __call__(self, event: TrainerEvent) -> None:
         if isinstance(event, EpochEnd):
-            for tag, value in (("loss/train", event.train_loss), ("loss/val", event.val_loss), ("lr", event.lr),
-                               ("epoch_time_s", event.epoch_time)):
-                self.writer.add_scalar(tag, value, event.epoch)
+            record = event.record
+            for tag, value in (("loss/train", record.train_loss), ("loss/val", record.val_loss), ("lr", record.lr),
+                               ("epoch_time_s", record.epoch_time)):
+                self.writer.add_scalar(tag, value, record.epoch)
             self.writer.flush()  # a killed run keeps every epoch it finished
         elif isinstance(event, RunEnded):
             self.writer.close()

@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import numpy as np
 import torch
 
 from . import cuda_graph, feeding, precision
@@ -16,13 +14,12 @@ from .checkpoint import save_checkpoint
 from .config import RunConfig
 from .data import SignalSet, splits_for
 from .device import resolve_device
-from .events import BatchProgress, EpochEnd, EventCallback, RunEnded, RunStarted
+from .events import BatchProgress, EpochEnd, EpochRecord, EventCallback, Preview, RunEnded, RunStarted
 from .models import build_model
 from .rundir import RunDir
 from .update import apply_update
 
 PROGRESS_INTERVAL_S = 0.2  # batch events (and the loss sync they need) at most this often
-PREVIEW_SECONDS = 1.0  # validation window sent with each epoch for live plots
 
 
 class StopFlag:
@@ -38,17 +35,6 @@ class StopFlag:
 
     def is_set(self) -> bool:
         return self._event.is_set()
-
-
-@dataclass
-class TrainResult:
-    status: str
-    message: str
-    epochs_run: int
-    best_epoch: int
-    best_val_loss: float
-    train_time_s: float
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def to_device(signal: SignalSet, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,7 +93,7 @@ class Trainer:
         self.best_val_loss = math.inf
         self.best_epoch = 0
         self.epochs_without_improvement = 0
-        self.history: list[dict[str, Any]] = []
+        self.history: list[EpochRecord] = []
         self.best_state: Optional[dict[str, torch.Tensor]] = None
 
     # ---- state for checkpoints / resume ------------------------------------
@@ -123,7 +109,7 @@ class Trainer:
             "epochs_without_improvement": self.epochs_without_improvement,
             "torch_rng": torch.get_rng_state(),
             "generator": self.generator.get_state(),
-            "history": self.history,
+            "history": [record.to_json() for record in self.history],
             "curriculum_length": self.curriculum.length,
             # best.pt and last.pt are two files, so a kill can fall between
             # their writes; last.pt alone must be enough to rebuild best.pt.
@@ -149,7 +135,7 @@ class Trainer:
         self.generator.set_state(state["generator"])
         if self.device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
-        self.history = [dict(record) for record in state["history"]]
+        self.history = [EpochRecord.from_json(record) for record in state["history"]]
         best = state.get("best_model_state") or {}
         self.best_state = {k: v.to(self.device) for k, v in best.items()} or None
         self.curriculum.length = int(state.get("curriculum_length", self.curriculum.total))
@@ -174,8 +160,7 @@ class Trainer:
 
     def _updates(self, length: int):
         """Make one epoch's updates over the first `length` steps of every
-        stream; yield (loss, output, target) of each, detached and on the
-        device."""
+        stream; yield the loss of each, detached and on the device."""
         config = self.config
         if self.graphed is not None:
             x, y = feeding.training_streams(config, self.train_x, self.train_y, self.generator, length)
@@ -184,118 +169,110 @@ class Trainer:
         batches = feeding.train_batches(self.model, config, self.train_x, self.train_y, self.generator,
                                         length=length)
         for output, target in precision.forward_passes(batches, config.precision, self.device):
-            yield apply_update(self.model, self.optimizer, output, target, config.grad_clip), output.detach(), target
+            yield apply_update(self.model, self.optimizer, output, target, config.grad_clip)
 
-    def fit(self) -> TrainResult:
+    def fit(self) -> RunEnded:
+        """Train until the epochs run out, patience runs out, the loss
+        diverges or a stop is requested; then load the best weights."""
         config = self.config
-        n_streams = self.train_y.shape[0]
-        n_batches = feeding.batches_per_epoch(config, n_streams, self.curriculum.length)
-        self.on_event(RunStarted(config.epochs, n_batches, str(self.device), start_epoch=self.epoch + 1))
         started = time.monotonic()
-        status, message = "finished", f"ran all {config.epochs} epochs"
-        # A resumed run whose last epoch had already used up its patience.
-        stopped_early = self.epoch > 0 and self.epochs_without_improvement >= config.patience
-        if stopped_early:
-            status, message = "early_stopped", self._early_stop_message()
-
-        while not stopped_early and self.epoch < config.epochs:
+        n_batches = feeding.batches_per_epoch(config, self.train_y.shape[0], self.curriculum.length)
+        self.on_event(RunStarted(config.epochs, n_batches, str(self.device), start_epoch=self.epoch + 1))
+        ending = self._patience_ran_out()  # a resumed run may have used it up already
+        while ending is None and self.epoch < config.epochs:
             epoch = self.epoch + 1
             epoch_start = time.monotonic()
-            self.model.train()
-            loss_sum = torch.zeros((), device=self.device)
-            # Per-frequency train loss, for a curriculum gated by the worst frequency.
-            stream_loss_sum = torch.zeros(n_streams, device=self.device)
-            done = 0
-            last_report = time.monotonic()
-            trained_length = self.curriculum.length
-            n_batches = feeding.batches_per_epoch(config, n_streams, trained_length)
-            with precision.training_precision(config.precision, self.device):
-                for loss, output, target in self._updates(trained_length):
-                    loss_sum += loss
-                    if config.curriculum_gate == "worst":
-                        stream_loss_sum += feeding.frequency_losses(output, target, n_streams)
-                    done += 1
-                    if self.stop.is_set():
-                        break
-                    if time.monotonic() - last_report >= PROGRESS_INTERVAL_S or done == n_batches:
-                        last_report = time.monotonic()
-                        mean_loss = float(loss_sum) / done
-                        if not math.isfinite(mean_loss):
-                            break  # diverged: no point finishing the epoch
-                        self.on_event(BatchProgress(epoch, done, n_batches, mean_loss))
-
+            train_loss = self.train_epoch(epoch)
             if self.stop.is_set():
                 # The unfinished epoch is dropped: last.pt stays at the end of
                 # the last whole epoch, so a resume repeats this one exactly.
-                status = self.stop.reason
-                message = f"{self.stop.reason} during epoch {epoch}; checkpoints of epoch {self.epoch} kept"
+                ending = (self.stop.reason,
+                          f"{self.stop.reason} during epoch {epoch}; checkpoints of epoch {self.epoch} kept")
                 break
-
-            train_loss = float(loss_sum) / max(done, 1)
-            val_loss, val_prediction = self.validation_loss() if math.isfinite(train_loss) else (math.nan, None)
+            val_loss, prediction = self.validation_loss() if math.isfinite(train_loss) else (math.nan, None)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-                status = "diverged"
-                kind = "NaN" if math.isnan(train_loss) or math.isnan(val_loss) else "infinite"
-                kept = f"checkpoints of epoch {self.epoch} kept" if self.epoch else "no checkpoint was written"
-                message = f"loss became {kind} in epoch {epoch}; {kept} (try a lower --lr)"
+                ending = ("diverged", self._divergence_message(epoch, train_loss, val_loss))
                 break
+            record = self.end_epoch(epoch, train_loss, val_loss, time.monotonic() - epoch_start)
+            self.on_event(EpochEnd(record, self._preview(prediction)))
+            ending = self._patience_ran_out()
 
-            # While a curriculum still grows the trained prefix, the validation
-            # loss over the whole stream is expected to lag: the plateau
-            # schedule and early stopping only start counting once it is done.
-            curriculum_was_complete = self.curriculum.complete
-            gate_loss = train_loss
-            if config.curriculum_gate == "worst":
-                gate_loss = float(stream_loss_sum.max()) / max(done, 1)
-            self.curriculum.update(gate_loss)
-            if config.scheduler == "cosine":
-                self.scheduler.step()
-            elif curriculum_was_complete:
-                self.scheduler.step(val_loss)
-            self.epoch = epoch
-            is_best = val_loss < self.best_val_loss
-            if is_best:
-                self.best_val_loss, self.best_epoch = val_loss, epoch
-                self.epochs_without_improvement = 0
-                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            elif curriculum_was_complete:
-                self.epochs_without_improvement += 1
-            record = {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "lr": self.optimizer.param_groups[0]["lr"],
-                "epoch_time": time.monotonic() - epoch_start,
-                "is_best": is_best,
-                "trained_length": trained_length,
-            }
-            self.history.append(record)
-            if is_best:
-                self._save("best.pt")
-            self._save("last.pt")
-            if self.run_dir is not None:
-                self.run_dir.append_metrics(record)
-            self.on_event(EpochEnd(**record, **self._preview(val_prediction)))
-
-            if self.epochs_without_improvement >= config.patience:
-                status, message = "early_stopped", self._early_stop_message()
-                break
-
+        status, message = ending or ("finished", f"ran all {config.epochs} epochs")
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)  # evaluate the best weights
-        result = TrainResult(status, message, self.epoch, self.best_epoch, self.best_val_loss,
-                             time.monotonic() - started, self.history)
-        self.on_event(RunEnded(status, message, self.epoch, self.best_epoch, self.best_val_loss))
-        return result
+        ended = RunEnded(status, message, self.epoch, self.best_epoch, self.best_val_loss,
+                         time.monotonic() - started, tuple(self.history))
+        self.on_event(ended)
+        return ended
+
+    def train_epoch(self, epoch: int) -> float:
+        """One epoch's updates; returns the mean training loss (NaN or
+        infinite if it diverged). Returns early when a stop is requested."""
+        self.model.train()
+        n_streams = self.train_y.shape[0]
+        n_batches = feeding.batches_per_epoch(self.config, n_streams, self.curriculum.length)
+        loss_sum = torch.zeros((), device=self.device)
+        done = 0
+        last_report = time.monotonic()
+        with precision.training_precision(self.config.precision, self.device):
+            for loss in self._updates(self.curriculum.length):
+                loss_sum += loss
+                done += 1
+                if self.stop.is_set():
+                    break
+                if time.monotonic() - last_report >= PROGRESS_INTERVAL_S or done == n_batches:
+                    last_report = time.monotonic()  # the loss is synced from the device only this often
+                    mean_loss = float(loss_sum) / done
+                    if not math.isfinite(mean_loss):
+                        break  # diverged: no point finishing the epoch
+                    self.on_event(BatchProgress(epoch, done, n_batches, mean_loss))
+        return float(loss_sum) / max(done, 1)
+
+    def end_epoch(self, epoch: int, train_loss: float, val_loss: float, epoch_time: float) -> EpochRecord:
+        """Schedules, best weights, checkpoints and the metrics line of a
+        finished epoch."""
+        trained_length = self.curriculum.length
+        # While a curriculum still grows the trained prefix, the validation
+        # loss over the whole stream is expected to lag: the plateau
+        # schedule and early stopping only start counting once it is done.
+        curriculum_was_complete = self.curriculum.complete
+        self.curriculum.update(train_loss)
+        if self.config.scheduler == "cosine":
+            self.scheduler.step()
+        elif curriculum_was_complete:
+            self.scheduler.step(val_loss)
+        self.epoch = epoch
+        is_best = val_loss < self.best_val_loss
+        if is_best:
+            self.best_val_loss, self.best_epoch = val_loss, epoch
+            self.epochs_without_improvement = 0
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        elif curriculum_was_complete:
+            self.epochs_without_improvement += 1
+        record = EpochRecord(epoch, train_loss, val_loss, self.optimizer.param_groups[0]["lr"], epoch_time,
+                             is_best, trained_length)
+        self.history.append(record)
+        if is_best:
+            self._save("best.pt")
+        self._save("last.pt")
+        if self.run_dir is not None:
+            self.run_dir.append_metrics(record.to_json())
+        return record
+
+    def _patience_ran_out(self) -> Optional[tuple[str, str]]:
+        if self.epoch > 0 and self.epochs_without_improvement >= self.config.patience:
+            return "early_stopped", self._early_stop_message()
+        return None
+
+    def _divergence_message(self, epoch: int, train_loss: float, val_loss: float) -> str:
+        kind = "NaN" if math.isnan(train_loss) or math.isnan(val_loss) else "infinite"
+        kept = f"checkpoints of epoch {self.epoch} kept" if self.epoch else "no checkpoint was written"
+        return f"loss became {kind} in epoch {epoch}; {kept} (try a lower --lr)"
 
     def _early_stop_message(self) -> str:
         return f"no validation improvement for {self.config.patience} epochs; best epoch {self.best_epoch}"
 
-    def _preview(self, prediction: torch.Tensor) -> dict[str, np.ndarray]:
+    def _preview(self, prediction: torch.Tensor) -> Preview:
         val = self.splits["val"]
-        n = min(val.n_samples, max(2, int(round(PREVIEW_SECONDS * val.fs))))
-        return {
-            "preview_t": val.t[:n].copy(),
-            "preview_output": prediction[:, :n].detach().cpu().numpy().astype(np.float64),
-            "preview_target": val.targets[:, :n].copy(),
-        }
+        n = Preview.length(val.n_samples, val.fs)
+        return Preview.window(val.t, prediction[:, :n].detach().cpu().numpy(), val.targets, val.fs)

@@ -57,7 +57,7 @@ def interrupted_run(tiny_config, tmp_path, epochs=3, stop_at=1) -> Path:
     stop = StopFlag()
 
     def on_event(event):
-        if isinstance(event, EpochEnd) and event.epoch == stop_at:
+        if isinstance(event, EpochEnd) and event.record.epoch == stop_at:
             stop.request("interrupted")
 
     return run_training(tiny_config(epochs=epochs), runs_root=tmp_path / "runs", stop=stop,

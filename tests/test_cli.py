@@ -78,6 +78,27 @@ def test_existing_run_directory_is_refused(tmp_path):
 
 
 def test_headless_core_never_imports_textual():
-    code = "import lstm_core.cli, lstm_core.runner, sys; print('textual' in sys.modules)"
+    code = "import lstm_core.cli, lstm_core.runner, sys; print('textual' in sys.modules or 'tui' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.strip() == "False"
+
+
+def test_no_file_of_the_core_names_the_app():
+    import re
+    from pathlib import Path
+
+    core = Path(__file__).resolve().parents[1] / "lstm_core"
+    pattern = re.compile(r"^\s*(from|import)\s+(tui|textual)\b", re.MULTILINE)
+    offenders = [p.name for p in core.rglob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
+
+
+def test_console_script_opens_the_app_and_runs_the_headless_commands():
+    import re
+
+    from tui.cli import main
+
+    assert main(["train", "--epochs", "0"]) == 2  # a headless command, through the app's entry point
+    proc = subprocess.run([sys.executable, "-m", "lstm_core"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "train" in proc.stdout
+    assert not re.search(r"^\s+app\s", proc.stdout, re.MULTILINE)  # the headless core has no app command

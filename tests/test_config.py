@@ -81,3 +81,12 @@ def test_toml_sections_are_flattened(tmp_path):
 def test_every_field_has_a_group_and_help():
     for spec in FIELDS.values():
         assert spec.metadata["group"] and spec.metadata["help"]
+
+
+def test_retired_fields_are_accepted_off_and_refused_on():
+    from lstm_core.config import RETIRED
+
+    for name, off in RETIRED.items():
+        assert build_config({name: off}) == build_config({})
+        with pytest.raises(ConfigError, match=name):
+            build_config({name: "worst" if isinstance(off, str) else True})

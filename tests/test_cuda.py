@@ -44,7 +44,7 @@ def test_training_keeps_model_and_data_on_the_device(tiny_config):
         assert tensor.device.type == DEVICE
     assert trainer.optimizer.defaults["fused"]
     result = trainer.fit()
-    assert result.status == "finished" and all(torch.isfinite(torch.tensor(h["val_loss"])) for h in result.history)
+    assert result.status == "finished" and all(torch.isfinite(torch.tensor(h.val_loss)) for h in result.history)
 
 
 @pytest.mark.parametrize("settings", [dict(), dict(truncation="step"), dict(model="sequence", sequence_length=5),
@@ -55,8 +55,8 @@ def test_device_training_gives_the_cpu_numbers(tiny_config, settings):
     on_cpu = Trainer(tiny_config(device="cpu", **settings)).fit().history
     on_device = Trainer(tiny_config(device=DEVICE, **settings)).fit().history
     for a, b in zip(on_cpu, on_device):
-        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-3)
-        assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-3)
+        assert b.train_loss == pytest.approx(a.train_loss, rel=1e-3)
+        assert b.val_loss == pytest.approx(a.val_loss, rel=1e-3)
 
 
 @pytest.mark.parametrize("settings", [
@@ -74,8 +74,8 @@ def test_graphed_updates_give_the_eager_numbers(tiny_config, settings):
     assert (graphed.graphed is not None) == (DEVICE == "cuda") and eager.graphed is None
     a, b = graphed.fit().history, eager.fit().history
     for x, y in zip(a, b):
-        assert x["train_loss"] == pytest.approx(y["train_loss"], rel=1e-6, abs=1e-9)
-        assert x["val_loss"] == pytest.approx(y["val_loss"], rel=1e-6, abs=1e-9)
+        assert x.train_loss == pytest.approx(y.train_loss, rel=1e-6, abs=1e-9)
+        assert x.val_loss == pytest.approx(y.val_loss, rel=1e-6, abs=1e-9)
     for p, q in zip(graphed.model.parameters(), eager.model.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
@@ -117,7 +117,7 @@ def test_bf16_trains_in_bfloat16_on_the_device(tiny_config):
     # Under autocast PyTorch runs cuDNN's LSTM in float16 (seen with torch
     # 2.11 on an H200); the CPU's oneDNN LSTM in bfloat16.
     assert dtypes and dtypes <= {torch.bfloat16, torch.float16}
-    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1].train_loss < history[0].train_loss
 
 
 def test_headless_command_on_the_device_writes_a_run_a_cpu_machine_can_read(tmp_path, capsys):
@@ -140,7 +140,7 @@ def test_resume_on_the_device_continues_to_the_same_numbers(tiny_config, tmp_pat
     stop = StopFlag()
 
     def stop_after_two(event):
-        if isinstance(event, EpochEnd) and event.epoch == 2:
+        if isinstance(event, EpochEnd) and event.record.epoch == 2:
             stop.request("interrupted")
 
     path = run_training(config, runs_root=tmp_path / "resumed", stop=stop, on_event=stop_after_two).run_dir.path

@@ -141,8 +141,8 @@ def test_multitask_trains_on_one_stream_with_all_targets(tiny_config, truncation
 def test_multitask_learns_under_informative_noise(tiny_config):
     config = tiny_config(model="multitask", epochs=12, lr=0.02, hidden_size=16)
     history = Trainer(config).fit().history
-    assert history[-1]["train_loss"] < 0.7 * history[0]["train_loss"]
-    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert history[-1].train_loss < 0.7 * history[0].train_loss
+    assert history[-1].val_loss < history[0].val_loss
 
 
 # ---- augmentation -------------------------------------------------------------
@@ -151,13 +151,13 @@ def test_augmentation_noise_has_the_requested_snr():
     inputs = torch.zeros(3, 50_000, 4)
     inputs[:, :, 0] = S
     inputs[torch.arange(3), :, 1 + torch.arange(3)] = 1.0
-    noisy = feeding.augment(inputs, 10.0, torch.Generator().manual_seed(0))
+    noisy = feeding.add_input_noise(inputs, 10.0, torch.Generator().manual_seed(0))
     noise = noisy[..., 0] - inputs[..., 0]
     snr = 10 * math.log10(float(S.pow(2).mean() / noise[0].pow(2).mean()))
     assert snr == pytest.approx(10.0, abs=0.1)
     assert torch.equal(noise[0], noise[2])  # one S, one draw, in every stream
     assert torch.equal(noisy[..., 1:], inputs[..., 1:])  # selectors untouched
-    assert feeding.augment(inputs, 0.0, torch.Generator()) is inputs
+    assert feeding.add_input_noise(inputs, 0.0, torch.Generator()) is inputs
 
 
 def test_augmentation_is_applied_in_training_only(tiny_config):

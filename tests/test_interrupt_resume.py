@@ -43,7 +43,7 @@ def without_times(record):
 
 def stop_after_epoch(epoch: int, stop: StopFlag):
     def on_event(event):
-        if isinstance(event, EpochEnd) and event.epoch == epoch:
+        if isinstance(event, EpochEnd) and event.record.epoch == epoch:
             stop.request("interrupted")  # lands in the first batch of the next epoch
     return on_event
 

@@ -75,7 +75,7 @@ def test_prediction_is_float32_even_inside_an_autocast_region(tiny_config):
 def test_bf16_training_learns_and_is_recorded(tiny_config, tmp_path):
     config = tiny_config(precision="bf16", epochs=3, noise="informative")
     result = Trainer(config).fit()
-    losses = [h["train_loss"] for h in result.history]
+    losses = [h.train_loss for h in result.history]
     assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
 
     outcome = run_training(tiny_config(precision="tf32", epochs=1), runs_root=tmp_path)

@@ -24,7 +24,7 @@ def test_shuffle_keeps_the_values_of_s_and_the_targets():
     config = tiny(augment="shuffle_s", stream_copies=3)
     x, y = to_device(splits_for(config)["train"], torch.device("cpu"))
     generator = torch.Generator().manual_seed(0)
-    ax, ay = feeding.augmented(config, x, y, generator)
+    ax, ay = feeding.stream_copies(config, x, y, generator)
     assert ax.shape == (3 * x.shape[0], x.shape[1], x.shape[2])
     for row in range(ax.shape[0]):
         source = x[row % x.shape[0]]
@@ -33,14 +33,14 @@ def test_shuffle_keeps_the_values_of_s_and_the_targets():
         assert torch.equal(ay[row], y[row % y.shape[0]])  # targets stay in time order
     assert not torch.equal(ax[:, :, 0], x[:, :, 0].repeat(3, 1))  # it did shuffle
     # a second pass draws a new shuffle
-    bx, _ = feeding.augmented(config, x, y, generator)
+    bx, _ = feeding.stream_copies(config, x, y, generator)
     assert not torch.equal(ax, bx)
 
 
 def test_no_augmentation_leaves_streams_alone():
     config = tiny()
     x, y = to_device(splits_for(config)["train"], torch.device("cpu"))
-    ax, ay = feeding.augmented(config, x, y, torch.Generator())
+    ax, ay = feeding.stream_copies(config, x, y, torch.Generator())
     assert ax is x and ay is y
 
 
@@ -99,21 +99,11 @@ def test_curriculum_limits_the_trained_prefix():
     assert torch.equal(target, y[:, :17])
 
 
-def test_learned_initial_state_is_trained():
-    config = tiny(truncation="full", updates_per_epoch=1, learned_init_state=True)
-    model = build_model(config, 4)
-    x, y = to_device(splits_for(config)["train"], torch.device("cpu"))
-    [(out, target)] = feeding.train_batches(model, config, x, y, torch.Generator())
-    torch.nn.functional.mse_loss(out, target).backward()
-    assert model.h0.grad is not None and model.h0.grad.abs().sum() > 0
-    assert model.c0.grad.abs().sum() > 0
-
-
 def test_trainer_records_the_curriculum(tmp_path):
     config = tiny(truncation="full", updates_per_epoch=2, curriculum_start=20,
                   curriculum_threshold=10.0, curriculum_growth=2.0, epochs=3)
     result = Trainer(config).fit()
-    lengths = [record["trained_length"] for record in result.history]
+    lengths = [record.trained_length for record in result.history]
     assert lengths == [20, 40, 80]
 
 
@@ -147,29 +137,3 @@ def test_shipped_presets_are_valid_configs():
     assert {"informative-stateful", "informative-sequence", "literal-stateful"} <= set(names)
     for name in names:
         build_config(load_preset(name))
-
-
-def test_frequency_losses_split_the_batch_rows_by_frequency():
-    # Two copies of 3 streams: rows 0 and 3 are frequency 0, and so on.
-    target = torch.zeros(6, 5)
-    output = torch.tensor([1.0, 0.0, 2.0, 3.0, 0.0, 0.0]).unsqueeze(1).expand(6, 5)
-    losses = feeding.frequency_losses(output, target, 3)
-    assert torch.allclose(losses, torch.tensor([(1 + 9) / 2, 0.0, 4 / 2]))
-
-
-def test_worst_gate_needs_full_bptt():
-    with pytest.raises(ConfigError, match="curriculum_gate"):
-        tiny(curriculum_gate="worst", truncation="chunk")
-    assert tiny(curriculum_gate="worst", truncation="full").curriculum_gate == "worst"
-
-
-def test_worst_gate_holds_the_prefix_while_one_frequency_is_above_the_threshold(monkeypatch):
-    # Every epoch's mean loss is far below the threshold; the worst frequency
-    # (made to read 50 here) is not, so only the mean gate lets the prefix grow.
-    monkeypatch.setattr(feeding, "frequency_losses", lambda output, target, n: torch.tensor([0.0, 0.0, 0.0, 50.0]))
-    settings = dict(truncation="full", updates_per_epoch=2, curriculum_start=20, curriculum_growth=2.0,
-                    curriculum_threshold=10.0, epochs=2)
-    grown = Trainer(tiny(**settings, curriculum_gate="mean")).fit()
-    held = Trainer(tiny(**settings, curriculum_gate="worst")).fit()
-    assert [r["trained_length"] for r in grown.history] == [20, 40]
-    assert [r["trained_length"] for r in held.history] == [20, 20]

@@ -86,8 +86,8 @@ def test_one_step_training_learns_the_same_with_either_path(tiny_config, monkeyp
     monkeypatch.setattr(feeding, "_one_step_batches_fast", feeding._one_step_batches_stepwise)
     slow = Trainer(config).fit()
     for a, b in zip(fast.history, slow.history):
-        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
-        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
+        assert a.train_loss == pytest.approx(b.train_loss, rel=1e-4)
+        assert a.val_loss == pytest.approx(b.val_loss, rel=1e-4)
 
 
 def test_cuda_graphs_apply_to_chunk_fed_training_on_cuda_only(tiny_config):
@@ -102,7 +102,6 @@ def test_cuda_graphs_apply_to_chunk_fed_training_on_cuda_only(tiny_config):
         assert "chunk-fed" in unsupported_reason(tiny_config(**settings), cuda), settings
     assert "bf16" in unsupported_reason(tiny_config(precision="bf16"), cuda)
     assert "dropout" in unsupported_reason(tiny_config(num_layers=2, dropout=0.2), cuda)
-    assert "initial state" in unsupported_reason(tiny_config(learned_init_state=True), cuda)
     trainer = Trainer(tiny_config())  # on the CPU: the eager loop, a plain optimizer
     assert trainer.graphed is None and not trainer.optimizer.defaults["capturable"]
 

@@ -12,16 +12,16 @@ from lstm_core.trainer import StopFlag, Trainer
 def test_a_tiny_run_lowers_the_loss(tiny_config):
     config = tiny_config(epochs=8, lr=0.01, hidden_size=16)
     history = Trainer(config).fit().history
-    assert history[-1]["train_loss"] < 0.7 * history[0]["train_loss"]
-    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert history[-1].train_loss < 0.7 * history[0].train_loss
+    assert history[-1].val_loss < history[0].val_loss
 
 
 def test_same_seed_same_run_on_cpu(tiny_config):
     config = tiny_config(epochs=2)
     a, b = Trainer(config).fit().history, Trainer(config).fit().history
-    assert [r["val_loss"] for r in a] == [r["val_loss"] for r in b]
+    assert [r.val_loss for r in a] == [r.val_loss for r in b]
     other = Trainer(tiny_config(epochs=2, seed=7)).fit().history
-    assert other[0]["val_loss"] != a[0]["val_loss"]
+    assert other[0].val_loss != a[0].val_loss
 
 
 def test_events_describe_the_run(tiny_config):
@@ -29,9 +29,9 @@ def test_events_describe_the_run(tiny_config):
     Trainer(tiny_config(epochs=2, batch_size=4), on_event=events.append).fit()
     assert isinstance(events[0], RunStarted) and events[0].total_epochs == 2
     epochs = [e for e in events if isinstance(e, EpochEnd)]
-    assert [e.epoch for e in epochs] == [1, 2]
-    assert epochs[0].preview_output.shape == epochs[0].preview_target.shape == (2, 40)
-    assert all(isinstance(e.preview_output, np.ndarray) for e in epochs)
+    assert [e.record.epoch for e in epochs] == [1, 2]
+    assert epochs[0].preview.output.shape == epochs[0].preview.target.shape == (2, 40)
+    assert all(isinstance(e.preview.output, np.ndarray) for e in epochs)
     assert any(isinstance(e, BatchProgress) for e in events)
     assert isinstance(events[-1], RunEnded) and events[-1].status == "finished"
 

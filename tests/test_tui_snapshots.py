@@ -17,7 +17,8 @@ from lstm_core.config import build_config
 from lstm_core.verdict import ratio_label
 from tui.app import FreqApp
 from tui.evaluation import RunEvaluation
-from tui.messages import BatchesDone, EpochRecord, EpochsDone, Preview, TrainingStarted
+from lstm_core.events import BatchProgress, EpochRecord, Preview, RunStarted
+from tui.messages import BatchesDone, EpochsDone, TrainingStarted
 from tui.session import TrainingSession
 
 TINY = {"duration": 0.2, "fs": 100.0, "epochs": 2, "hidden_size": 8, "device": "cpu"}
@@ -47,12 +48,12 @@ def feed_training(app: FreqApp) -> None:
     """A run in its fourth epoch of five, as the worker's messages describe it."""
     app.session = TrainingSession(run_dir="runs/20260101-120000-stateful", source="app", state="starting",
                                   total_epochs=5, frequencies=FREQUENCIES)
-    app.on_training_started(TrainingStarted(app.session.run_dir, 5, 40, "cpu", 1))
+    app.on_training_started(TrainingStarted(app.session.run_dir, RunStarted(5, 40, "cpu", 1)))
     records = [EpochRecord(e, 0.52 - 0.03 * e, 0.51 - 0.025 * e, 1e-3, 2.0, True) for e in (1, 2, 3)]
     t = np.linspace(0.0, 1.0, 200)
     target = np.stack([np.sin(2 * np.pi * f * t) for f in FREQUENCIES])
     app.on_epochs_done(EpochsDone(records, Preview(t, 0.7 * target, target)))
-    app.on_batches_done(BatchesDone(4, 10, 40, 0.431))
+    app.on_batches_done(BatchesDone(BatchProgress(4, 10, 40, 0.431)))
     app.session.epoch_started_at = 0.0  # no wall-clock batch ETA in a snapshot
 
 

@@ -24,14 +24,17 @@ from lstm_core.rundir import RunDir
 from lstm_core.trainer import StopFlag
 
 from .follow import checkpoint_preview
-from .messages import BatchesDone, EpochRecord, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
+from lstm_core.console_view import epoch_line
+from lstm_core.events import EpochRecord
+
+from .messages import BatchesDone, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
 from .screens.configure import ConfigureScreen
 from .screens.dialogs import ConfirmDialog, ErrorDialog
 from .screens.evaluate import EvaluateScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
 from .screens.train import TrainScreen
-from .session import TrainingSession, epoch_line
+from .session import TrainingSession
 
 FOLLOW_INTERVAL_S = 1.0
 
@@ -106,17 +109,17 @@ class FreqApp(App):
                         name="training", group="training", thread=True, exclusive=True, exit_on_error=False)
 
     def on_training_started(self, message: TrainingStarted) -> None:
-        s = self.session
-        s.state, s.device = "running", message.device
-        s.total_epochs, s.batches_per_epoch, s.start_epoch = message.total_epochs, message.batches_per_epoch, message.start_epoch
-        s.epoch, s.batch, s.epoch_started_at = message.start_epoch, 0, time.monotonic()
-        s.add_log(f"training on {message.device}: {message.total_epochs} epochs x {message.batches_per_epoch} updates")
+        s, event = self.session, message.event
+        s.state, s.device = "running", event.device
+        s.total_epochs, s.batches_per_epoch, s.start_epoch = event.total_epochs, event.batches_per_epoch, event.start_epoch
+        s.epoch, s.batch, s.epoch_started_at = event.start_epoch, 0, time.monotonic()
+        s.add_log(f"training on {event.device}: {event.total_epochs} epochs x {event.batches_per_epoch} updates")
         self.publish()
 
     def on_batches_done(self, message: BatchesDone) -> None:
-        s = self.session
-        s.epoch, s.batch, s.batch_loss = message.epoch, message.batch, message.loss
-        s.batches_per_epoch = message.batches_per_epoch
+        s, event = self.session, message.event
+        s.epoch, s.batch, s.batch_loss = event.epoch, event.batch, event.loss
+        s.batches_per_epoch = event.batches_per_epoch
         self.publish()
 
     def on_epochs_done(self, message: EpochsDone) -> None:
@@ -130,22 +133,24 @@ class FreqApp(App):
         self.publish()
 
     def on_trainer_stopped(self, message: TrainerStopped) -> None:
+        event = message.event
         self.session.state = "evaluating"
-        self.session.message = message.message
-        self.session.add_log(f"{message.status}: {message.message}; evaluating on the test set")
+        self.session.message = event.message
+        self.session.add_log(f"{event.status}: {event.message}; evaluating on the test set")
         self.publish()
 
     def on_training_ended(self, message: TrainingEnded) -> None:
-        s = self.session
-        s.state, s.message, s.results = message.status, message.message, message.results
-        if message.status in ("finished", "early_stopped"):
+        s, outcome = self.session, message.outcome
+        status, run_dir = outcome.training.status, str(outcome.run_dir.path)
+        s.state, s.message, s.results = status, outcome.training.message, outcome.results
+        if status in ("finished", "early_stopped"):
             s.batch = s.batches_per_epoch  # the last epoch is whole
-        if message.results:
-            s.add_log(f"test MSE {message.results['test_mse']:.5f}  train MSE {message.results['train_mse']:.5f}")
-            self.evaluation_target = message.run_dir
-        s.add_log(f"done ({message.status}). Press e to evaluate.")
+        if outcome.results:
+            s.add_log(f"test MSE {outcome.results['test_mse']:.5f}  train MSE {outcome.results['train_mse']:.5f}")
+            self.evaluation_target = run_dir
+        s.add_log(f"done ({status}). Press e to evaluate.")
         self.publish(final=True)
-        self.notify(f"Run {message.status}: {message.run_dir}", title="Training")
+        self.notify(f"Run {status}: {run_dir}", title="Training")
 
     def on_training_failed(self, message: TrainingFailed) -> None:
         self.session.state = "failed"
@@ -195,9 +200,10 @@ class FreqApp(App):
             return
         changed = False
         for record in run.read_metrics()[len(s.history):]:
-            epoch_record = EpochRecord(int(record["epoch"]), float(record["train_loss"]), float(record["val_loss"]),
-                                       float(record.get("lr", 0.0)), float(record.get("epoch_time", 0.0)),
-                                       bool(record.get("is_best", False)))
+            try:
+                epoch_record = EpochRecord.from_json(record)
+            except (KeyError, TypeError, ValueError):
+                break  # not a record of this program: the rest is not trusted either
             s.history.append(epoch_record)
             s.log.append(epoch_line(epoch_record))
             changed = True

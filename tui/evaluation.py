@@ -17,6 +17,7 @@ from lstm_core.config import RunConfig
 from lstm_core.data import generate_for
 from lstm_core.drift import Drift, phase_drift
 from lstm_core.errors import UserError
+from lstm_core.metrics import amplitude_spectrum  # noqa: F401  (the Evaluate screen draws it)
 from lstm_core.report import evaluate_run as core_evaluate_run
 from lstm_core.report import export_report
 from lstm_core.rundir import RunDir
@@ -57,13 +58,6 @@ def evaluate_run(path: str | Path) -> RunEvaluation:
 def export(evaluation: RunEvaluation) -> list[Path]:
     """report.md, report.html and the PNG figures, written into the run directory."""
     return export_report(evaluation.run_dir, results=evaluation.results)
-
-
-def amplitude_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Single-sided amplitude spectrum: a unit sine at f shows as 1.0 at f."""
-    n = x.shape[-1]
-    spectrum = np.abs(np.fft.rfft(x)) * 2.0 / n
-    return np.fft.rfftfreq(n, 1.0 / fs), spectrum
 
 
 def fmt(value: Any, digits: int = 5) -> str:

@@ -10,16 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 
 from lstm_core import feeding
 from lstm_core.checkpoint import model_from_checkpoint
 from lstm_core.data import generate_for
 from lstm_core.errors import UserError
-from lstm_core.trainer import PREVIEW_SECONDS
-
-from .messages import Preview
+from lstm_core.events import Preview
 
 
 def checkpoint_preview(run_dir: str | Path) -> Optional[Preview]:
@@ -34,8 +31,8 @@ def checkpoint_preview(run_dir: str | Path) -> Optional[Preview]:
     except UserError:
         return None
     val = generate_for(config, config.val_seed)
-    n = min(val.n_samples, max(2, int(round(PREVIEW_SECONDS * val.fs))))
+    n = Preview.length(val.n_samples, val.fs)
     inputs, _ = val.streams()
     with torch.no_grad():
         output = feeding.predict(model, config, torch.from_numpy(inputs[:, :n])).cpu().numpy()
-    return Preview(val.t[:n].copy(), output.astype(np.float64), val.targets[:, :n].copy())
+    return Preview.window(val.t, output, val.targets, val.fs)

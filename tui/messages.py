@@ -1,58 +1,35 @@
-"""Messages the training worker posts to the app.
+"""The Textual messages the app's training worker and the run follower post.
 
-They carry plain floats, strings and numpy arrays (never tensors), so the
-worker thread hands over copies and the UI thread owns everything it draws.
+Each wraps the core's own event objects (lstm_core.events) once: plain
+floats, strings and numpy arrays, never tensors, so the worker thread hands
+over values the UI thread can own.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
-import numpy as np
 from textual.message import Message
+
+from lstm_core.events import BatchProgress, EpochRecord, Preview, RunEnded, RunStarted
+from lstm_core.runner import RunOutcome
 
 
 class TrainingStarted(Message):
-    def __init__(self, run_dir: str, total_epochs: int, batches_per_epoch: int, device: str, start_epoch: int) -> None:
+    def __init__(self, run_dir: str, event: RunStarted) -> None:
         super().__init__()
         self.run_dir = run_dir
-        self.total_epochs = total_epochs
-        self.batches_per_epoch = batches_per_epoch
-        self.device = device
-        self.start_epoch = start_epoch
+        self.event = event
 
 
 class BatchesDone(Message):
-    def __init__(self, epoch: int, batch: int, batches_per_epoch: int, loss: float) -> None:
+    def __init__(self, event: BatchProgress) -> None:
         super().__init__()
-        self.epoch = epoch
-        self.batch = batch
-        self.batches_per_epoch = batches_per_epoch
-        self.loss = loss
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    val_loss: float
-    lr: float
-    epoch_time: float
-    is_best: bool
-
-
-@dataclass
-class Preview:
-    """Model output and target on a validation window, one row per frequency."""
-
-    t: np.ndarray
-    output: np.ndarray
-    target: np.ndarray
+        self.event = event
 
 
 class EpochsDone(Message):
     """One or more finished epochs (coalesced when epochs end faster than the
-    UI should redraw) and the latest validation preview."""
+    UI should redraw) and the latest validation preview, if any."""
 
     def __init__(self, records: list[EpochRecord], preview: Optional[Preview]) -> None:
         super().__init__()
@@ -63,19 +40,15 @@ class EpochsDone(Message):
 class TrainerStopped(Message):
     """The training loop is over; the run is being evaluated on the test set."""
 
-    def __init__(self, status: str, message: str) -> None:
+    def __init__(self, event: RunEnded) -> None:
         super().__init__()
-        self.status = status
-        self.message = message
+        self.event = event
 
 
 class TrainingEnded(Message):
-    def __init__(self, status: str, message: str, run_dir: str, results: Optional[dict[str, Any]]) -> None:
+    def __init__(self, outcome: RunOutcome) -> None:
         super().__init__()
-        self.status = status
-        self.message = message
-        self.run_dir = run_dir
-        self.results = results  # results.json content, None when no epoch finished
+        self.outcome = outcome
 
 
 class TrainingFailed(Message):

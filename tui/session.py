@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .messages import EpochRecord, Preview
+from lstm_core.events import EpochRecord, Preview
 
 
 @dataclass
@@ -74,7 +74,3 @@ def format_eta(seconds: Optional[float]) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-def epoch_line(record: EpochRecord) -> str:
-    best = "  best" if record.is_best else ""
-    return (f"epoch {record.epoch:>3}  train {record.train_loss:.5f}  val {record.val_loss:.5f}  "
-            f"lr {record.lr:.1e}  {record.epoch_time:.1f}s{best}")

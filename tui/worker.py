@@ -11,16 +11,15 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
-import numpy as np
 from textual.message import Message
 
 from lstm_core.config import RunConfig
-from lstm_core.events import BatchProgress, EpochEnd, RunEnded, RunStarted, TrainerEvent
+from lstm_core.events import BatchProgress, EpochEnd, EpochRecord, Preview, RunEnded, RunStarted, TrainerEvent
 from lstm_core.rundir import RunDir
 from lstm_core.runner import run_training
 from lstm_core.trainer import StopFlag
 
-from .messages import BatchesDone, EpochRecord, EpochsDone, Preview, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
+from .messages import BatchesDone, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
 
 EPOCH_POST_INTERVAL_S = 0.25
 
@@ -36,21 +35,17 @@ class EventBridge:
 
     def __call__(self, event: TrainerEvent) -> None:
         if isinstance(event, RunStarted):
-            self.post(TrainingStarted(self.run_dir, event.total_epochs, event.batches_per_epoch,
-                                      event.device, event.start_epoch))
+            self.post(TrainingStarted(self.run_dir, event))
         elif isinstance(event, BatchProgress):
-            self.post(BatchesDone(event.epoch, event.batch, event.batches_per_epoch, float(event.loss)))
+            self.post(BatchesDone(event))
         elif isinstance(event, EpochEnd):
-            self.pending.append(EpochRecord(event.epoch, float(event.train_loss), float(event.val_loss),
-                                            float(event.lr), float(event.epoch_time), bool(event.is_best)))
-            self.preview = Preview(np.array(event.preview_t, dtype=np.float64),
-                                   np.array(event.preview_output, dtype=np.float64),
-                                   np.array(event.preview_target, dtype=np.float64))
+            self.pending.append(event.record)
+            self.preview = event.preview
             if self.clock() - self.last_epoch_post >= EPOCH_POST_INTERVAL_S:
                 self.flush()
         elif isinstance(event, RunEnded):
             self.flush()
-            self.post(TrainerStopped(event.status, event.message))
+            self.post(TrainerStopped(event))
 
     def flush(self) -> None:
         if self.pending:
@@ -71,4 +66,4 @@ def train_in_worker(config: RunConfig, run_dir: RunDir, stop: StopFlag, post: Ca
         post(TrainingFailed(f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__, str(run_dir.path)))
         return
     bridge.flush()
-    post(TrainingEnded(outcome.training.status, outcome.training.message, str(run_dir.path), outcome.results))
+    post(TrainingEnded(outcome))
