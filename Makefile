@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test test-avx2 bench clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,13 @@ run: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest -q
+
+# The tests whose outcome depends on the CPU's instruction set, run again as
+# on an x86 CPU without AVX-512/BF16/AMX (oneDNN then lacks a bfloat16 LSTM).
+DEVICE_TESTS := tests/test_precision.py tests/test_speed.py tests/test_cuda.py
+
+test-avx2: setup
+	ONEDNN_MAX_CPU_ISA=AVX2 $(VENV)/bin/python -m pytest -q $(DEVICE_TESTS)
 
 clean:
 	rm -rf $(VENV) *.egg-info

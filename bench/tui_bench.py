@@ -168,13 +168,42 @@ def latency_run(config_path: Path, cwd: Path, keys: int) -> tuple[list[float], l
     return training, evaluating
 
 
-def app_training_time(config_path: Path, cwd: Path) -> float:
+def thread_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of a process, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        times[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return times
+
+
+def epochs_written(cwd: Path) -> int:
+    runs = sorted((cwd / "runs").iterdir()) if (cwd / "runs").is_dir() else []
+    metrics = runs[-1] / "metrics.jsonl" if runs else None
+    return len(metrics.read_text().splitlines()) if metrics is not None and metrics.exists() else 0
+
+
+def app_training_time(config_path: Path, cwd: Path, epochs: int) -> tuple[float, float]:
+    """The app's train_time_s, and the share of wall time its UI (main)
+    thread was on a CPU from the end of the first epoch to the end of the
+    last (the Train screen is built before training starts, so its one-off
+    cost is not counted)."""
     app = TerminalApp(config_path, cwd)
     app.wait_for("Ready:")
     app.send(b"\x12")
+    while epochs_written(cwd) < 1:
+        time.sleep(0.01)
+    before, started = thread_cpu_s(app.proc.pid).get(app.proc.pid, 0.0), time.monotonic()
+    while epochs_written(cwd) < epochs:
+        time.sleep(0.01)
+    ui_share = (thread_cpu_s(app.proc.pid).get(app.proc.pid, 0.0) - before) / (time.monotonic() - started)
     results = wait_results(cwd)
     app.quit()
-    return float(results["train_time_s"])
+    return float(results["train_time_s"]), ui_share
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -215,7 +244,7 @@ def main() -> None:
     run_training(config, runs_root=work / "warm-up")  # imports, allocator and oneDNN primitives warmed up
 
     record = {"repeats": []}
-    all_training, all_evaluating, ratios = [], [], []
+    all_training, all_evaluating, ratios, ui_shares = [], [], [], []
     for repeat in range(args.repeats):
         (work / f"latency-{repeat}").mkdir()
         training, evaluating = latency_run(long_path, work / f"latency-{repeat}", args.keys)
@@ -229,12 +258,14 @@ def main() -> None:
                 times[kind] = run_training(config, runs_root=work / f"headless-{repeat}").training.train_time_s
             else:
                 (work / f"app-{repeat}").mkdir()
-                times[kind] = app_training_time(config_path, work / f"app-{repeat}")
+                times[kind], ui_share = app_training_time(config_path, work / f"app-{repeat}", config.epochs)
         ratios.append(times["headless"] / times["app"])
-        record["repeats"].append({"latency_training_s": training, "latency_evaluating_s": evaluating, **times})
+        ui_shares.append(ui_share)
+        record["repeats"].append({"latency_training_s": training, "latency_evaluating_s": evaluating,
+                                  "ui_thread_cpu_share": ui_share, **times})
         print(f"  repeat {repeat + 1}: training {describe_latency(training)}; evaluating "
               f"{describe_latency(evaluating)}; headless {times['headless']:.2f} s, app {times['app']:.2f} s "
-              f"({100 * ratios[-1]:.0f}%)", flush=True)
+              f"({100 * ratios[-1]:.0f}%), UI thread on a CPU {100 * ui_share:.1f}% of the time", flush=True)
     if not ratios:
         return
     p95s = [percentile(r["latency_training_s"], 95) for r in record["repeats"]]
@@ -243,6 +274,8 @@ def main() -> None:
     print(f"keypress-to-screen while evaluating and writing the report: {describe_latency(all_evaluating)}")
     print(f"app throughput, median of {args.repeats}: {100 * statistics.median(ratios):.1f}% of headless "
           f"(per repeat {100 * min(ratios):.0f}-{100 * max(ratios):.0f}%)")
+    print(f"UI thread on a CPU while training, median of {args.repeats}: {100 * statistics.median(ui_shares):.1f}% "
+          f"of the time (per repeat {100 * min(ui_shares):.1f}-{100 * max(ui_shares):.1f}%)")
     print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
           f"(other processes share the machine: the per-repeat spread shows how much)")
     if args.json:

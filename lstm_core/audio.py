@@ -2,17 +2,17 @@
 sampling rate, run the model for each trained frequency, and write what it
 extracted (npz, CSV and a PNG of input and outputs).
 
-WAV reading needs no extra package. The RIFF chunks are walked here, because
-the stdlib `wave` module reads integer PCM only: plain PCM frames are read
-through `wave`, 32/64-bit float (WAVE_FORMAT_IEEE_FLOAT) and
-WAVE_FORMAT_EXTENSIBLE files are decoded from the data chunk found here.
-Anything that cannot be used is a UserError naming the file.
+WAV reading needs no extra package: the RIFF chunks are walked here and PCM,
+32/64-bit float (WAVE_FORMAT_IEEE_FLOAT) and WAVE_FORMAT_EXTENSIBLE data are
+decoded from the data chunk found, whose length is what the file holds,
+whatever its header claims. Anything that cannot be used is a UserError
+naming the file.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
-import wave
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -21,8 +21,9 @@ from typing import Optional
 import numpy as np
 import torch
 
+from .config import MAX_INPUT_VALUES
 from .errors import UserError
-from .files import atomic_write, atomic_write_bytes, atomic_write_text
+from .files import MAX_AUDIO_BYTES, atomic_write, atomic_write_bytes, atomic_write_text, read_regular
 
 WAVE_FORMAT_PCM = 0x0001
 WAVE_FORMAT_IEEE_FLOAT = 0x0003
@@ -30,7 +31,9 @@ WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 FORMAT_NAMES = {0x0002: "ADPCM", 0x0006: "A-law", 0x0007: "mu-law", 0x0055: "MP3"}
 PCM_BITS = (8, 16, 24, 32)
 FLOAT_BITS = (32, 64)
-MAX_RESAMPLE_DENOMINATOR = 1000  # up/down of the rational resampling ratio stay below this
+# up and down of the resampling ratio (in lowest terms) stay at most this: the
+# low-pass filter has about 20 * max(up, down) taps.
+MAX_RESAMPLE_FACTOR = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -110,24 +113,11 @@ def _decode(raw: bytes, fmt: WavFormat) -> np.ndarray:
 def read_wav(path: str | Path) -> Audio:
     """A WAV file as mono float64 samples (the mean of its channels)."""
     path = Path(path)
-    try:
-        blob = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(str(path), "audio file not found") from None
-    except OSError as exc:
-        raise UserError(str(path), f"cannot read audio file ({exc.strerror or exc.__class__.__name__})") from None
-    chunks = _chunks(path, blob)
+    chunks = _chunks(path, read_regular(path, "audio file", MAX_AUDIO_BYTES))
     fmt = _parse_fmt(path, chunks.get(b"fmt ", b""))
     if b"data" not in chunks:
         raise UserError(str(path), "WAV file has no data chunk")
-    raw = chunks[b"data"]
-    if fmt.encoding == "pcm" and not fmt.extensible:
-        try:
-            with wave.open(str(path), "rb") as reader:
-                raw = reader.readframes(reader.getnframes())
-        except (wave.Error, EOFError, struct.error) as exc:
-            raise UserError(str(path), f"not a readable PCM WAV file ({exc or exc.__class__.__name__})") from None
-    samples = _decode(raw, fmt)
+    samples = _decode(chunks[b"data"], fmt)
     if samples.shape[0] == 0:
         raise UserError(str(path), "WAV file contains no audio samples")
     if not np.all(np.isfinite(samples)):
@@ -137,10 +127,20 @@ def read_wav(path: str | Path) -> Audio:
 
 # ---- resampling ------------------------------------------------------------
 def resample_ratio(rate: float, target: float) -> Fraction:
-    """target / rate as up/down with small integers (exact for integer rates
-    such as 1000/44100 = 10/441)."""
-    return (Fraction(target).limit_denominator(MAX_RESAMPLE_DENOMINATOR)
-            / Fraction(rate).limit_denominator(MAX_RESAMPLE_DENOMINATOR)).limit_denominator(MAX_RESAMPLE_DENOMINATOR)
+    """target / rate exactly, in lowest terms (1000/44100 = 10/441, 100/192000
+    = 1/1920); each rate is taken as written (its shortest decimal form).
+    A UserError where up or down would exceed MAX_RESAMPLE_FACTOR (a rate
+    with many decimals, or rates more than 2**17 apart)."""
+    ratio = Fraction(repr(float(target))) / Fraction(repr(float(rate)))
+    if max(ratio.numerator, ratio.denominator) > MAX_RESAMPLE_FACTOR:
+        raise UserError("sample rate", f"cannot resample {rate:g} Hz to {target:g} Hz exactly: the ratio "
+                                       f"{ratio.numerator}/{ratio.denominator} needs factors above {MAX_RESAMPLE_FACTOR:,}")
+    return ratio
+
+
+def resampled_length(n_samples: int, ratio: Fraction) -> int:
+    """The length resample() gives (scipy's resample_poly: ceil(n * up / down))."""
+    return -(-n_samples * ratio.numerator // ratio.denominator)
 
 
 def resample(samples: np.ndarray, rate: float, target: float) -> np.ndarray:
@@ -232,6 +232,11 @@ def extract_audio(
     if audio.rate / 2 <= frequencies.max():
         raise UserError(str(audio_path), f"sample rate {audio.rate} Hz cannot hold the model's {frequencies.max():g} Hz "
                                          f"component (its Nyquist rate is {audio.rate / 2:g} Hz)")
+    try:
+        ratio = resample_ratio(audio.rate, config.fs)
+    except UserError as exc:
+        raise UserError(str(audio_path), exc.reason) from None
+    _check_size(audio_path, resampled_length(audio.samples.shape[0], ratio), config)
     signal = resample(audio.samples, audio.rate, config.fs)
     shortest = 1.0 / frequencies.min()
     if signal.shape[0] / config.fs < shortest:
@@ -263,6 +268,18 @@ def extract_audio(
     )
     result.files = write_outputs(result, config.model)
     return result
+
+
+def _check_size(audio_path: Path, n_samples: int, config) -> None:
+    """The resampled audio is fed as K streams, like a data set of the model's
+    config: the same bounds (input values, memory) hold before it is built."""
+    from .device import check_environment
+
+    k = len(config.frequencies)
+    if n_samples * k * (k + 1) > MAX_INPUT_VALUES:
+        raise UserError(str(audio_path), f"audio is {n_samples:,} samples at {config.fs:g} Hz: too long for "
+                                         f"{k} streams (at most {MAX_INPUT_VALUES:,} input values)")
+    check_environment(dataclasses.replace(config, duration=n_samples / config.fs, device="cpu"), train=False)
 
 
 def write_outputs(result: Extraction, model_name: str) -> list[Path]:

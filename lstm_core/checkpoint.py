@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from . import __version__
-from .config import RunConfig, build_config
-from .errors import ConfigError, UserError
-from .files import atomic_write_bytes
+from .config import MAX_FREQUENCIES, RunConfig, build_config
+from .errors import ConfigError, UserError, echo
+from .files import MAX_CHECKPOINT_BYTES, atomic_write_bytes, open_regular
 from .models import architecture, build_model
 
 FORMAT = "freq-lstm-checkpoint"
@@ -58,10 +58,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint without unpickling arbitrary objects. Anything that
     is not a freq-lstm checkpoint gives a UserError naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(str(path), "checkpoint file not found")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with open_regular(path, "checkpoint file", MAX_CHECKPOINT_BYTES) as handle:
+            payload = torch.load(handle, map_location="cpu", weights_only=True)
+    except UserError:
+        raise
     except pickle.UnpicklingError as exc:
         # weights_only=True refuses any object that is not a tensor or plain
         # data, so a file that would run code when unpickled stops here.
@@ -78,16 +79,22 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     for key, kind in PAYLOAD_TYPES.items():
         if not isinstance(payload.get(key), kind) or isinstance(payload.get(key), bool):
             raise UserError(str(path), f"damaged freq-lstm checkpoint ('{key}' is missing or not a {kind.__name__})")
-    if not isinstance(payload["architecture"].get("n_frequencies"), int):
+    n_frequencies = payload["architecture"].get("n_frequencies")
+    if not isinstance(n_frequencies, int) or isinstance(n_frequencies, bool):
         raise UserError(str(path), "damaged freq-lstm checkpoint (no frequency count)")
+    if not 1 <= n_frequencies <= MAX_FREQUENCIES:
+        raise UserError(str(path), f"damaged freq-lstm checkpoint (it records {echo(n_frequencies)} frequencies; "
+                                   f"a model has 1 to {MAX_FREQUENCIES})")
     if not all(isinstance(v, torch.Tensor) for v in payload["model_state"].values()):
         raise UserError(str(path), "damaged freq-lstm checkpoint (weights are not all tensors)")
     return payload
 
 
-def check_matches(payload: dict[str, Any], config: RunConfig, path: str | Path, config_path: str | Path) -> None:
+def check_matches(payload: dict[str, Any], config: RunConfig, path: str | Path, config_path: str | Path,
+                  ignore: tuple[str, ...] = ()) -> None:
     """Refuse a checkpoint written for another configuration than `config`,
-    naming the first settings that differ (architecture first)."""
+    naming the first settings that differ (architecture first); settings
+    named in `ignore` may differ."""
     expected = architecture(config, int(payload["architecture"]["n_frequencies"]))
     if len(config.frequencies) != expected["n_frequencies"]:
         raise UserError(str(path), f"was written for {expected['n_frequencies']} frequencies, "
@@ -97,7 +104,7 @@ def check_matches(payload: dict[str, Any], config: RunConfig, path: str | Path, 
         detail = ", ".join(f"{k} {payload['architecture'].get(k)} vs {expected[k]}" for k in wrong)
         raise UserError(str(path), f"architecture does not match {config_path} ({detail})")
     saved = config_of(payload, path).to_dict()
-    differ = [k for k, v in config.to_dict().items() if saved.get(k) != v]
+    differ = [k for k, v in config.to_dict().items() if saved.get(k) != v and k not in ignore]
     if differ:
         raise UserError(str(path), f"was written with other settings than {config_path} ({', '.join(differ)})")
 
@@ -110,12 +117,15 @@ def config_of(payload: dict[str, Any], path: str | Path = "checkpoint") -> RunCo
 
 
 def model_from_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, RunConfig, dict]:
+    """The model a checkpoint holds. Its config and architecture record are
+    checked against each other before a model is built, so an absurd record
+    is refused instead of allocated."""
     payload = load_checkpoint(path)
     config = config_of(payload, path)
-    n_frequencies = int(payload["architecture"]["n_frequencies"])
-    model = build_model(config, n_frequencies)
-    if payload["architecture"] != architecture(config, n_frequencies):
+    n_frequencies = payload["architecture"]["n_frequencies"]
+    if n_frequencies != len(config.frequencies) or payload["architecture"] != architecture(config, n_frequencies):
         raise UserError(str(path), "its architecture record does not match the config it holds")
+    model = build_model(config, n_frequencies)
     try:
         model.load_state_dict(payload["model_state"])
     except (RuntimeError, KeyError, ValueError, TypeError):

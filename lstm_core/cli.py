@@ -11,9 +11,9 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from .config import FIELDS, build_config, field_type, list_presets, load_preset, load_toml
+from .config import FIELDS, build_config, check_repeats, field_type, list_presets, load_preset, load_toml
 from . import eval_commands
-from .errors import UserError
+from .errors import SUBJECT_LIMIT, UserError, clip, echo
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -112,9 +112,9 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {echo(text)})") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
+        raise argparse.ArgumentTypeError(f"must be >= 1 (got {echo(value)})")
     return value
 
 
@@ -176,6 +176,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = None
     else:
         config = config_from_args(args)  # before the heavy imports: bad input fails fast
+        check_repeats(config, args.repeats)
 
     from .console_view import TrainingView, print_results
     from .runner import resume_training, run_training
@@ -248,8 +249,44 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.ArgumentParser] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def main(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.ArgumentParser] = None,
+         process: Optional[bool] = None) -> int:
+    """The command line. `process` (default: argv is None, the process's own
+    arguments): the process ends after this, so a Ctrl+C while it shuts
+    down ends it with one line too."""
+    try:
+        return _main(sys.argv[1:] if argv is None else argv, parser)
+    except KeyboardInterrupt:  # while parsing or importing, before a handler runs
+        print("freq-tui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if process if process is not None else argv is None:
+            _quiet_shutdown()
+
+
+def _quiet_shutdown() -> None:
+    """From here the process only ends (threads joined, files closed): a
+    Ctrl+C now ends it at once, exit 130 and one line, where Python would
+    print a KeyboardInterrupt traceback from its shutdown code."""
+    def stop(signum, frame):
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        try:
+            os.write(2, b"freq-tui: interrupted\n")
+        except OSError:
+            pass
+        os._exit(EXIT_INTERRUPTED)
+
+    try:
+        signal.signal(signal.SIGINT, stop)
+    except ValueError:  # not the main thread
+        pass
+
+
+def _main(argv: Sequence[str], parser: Optional[argparse.ArgumentParser] = None) -> int:
+    argv = list(argv)
     parser = parser or build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -271,5 +308,6 @@ def main(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.Argumen
         # library turns the ones it expects into UserErrors): still one line.
         if exc.filename is None:
             raise
-        print(f"freq-tui: error: {exc.filename}: {exc.strerror or exc.__class__.__name__}", file=sys.stderr)
+        print(f"freq-tui: error: {clip(str(exc.filename), SUBJECT_LIMIT)}: {exc.strerror or exc.__class__.__name__}",
+              file=sys.stderr)
         return EXIT_USAGE

@@ -12,7 +12,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,7 +21,7 @@ else:  # pragma: no cover
 
 import tomli_w
 
-from .errors import ConfigError
+from .errors import ConfigError, UserError, echo
 
 TWO_PI = 2.0 * math.pi
 
@@ -41,6 +41,9 @@ SEED_MAX = 2**32 - 1
 # Input values (streams x samples x features) one data set may hold: about
 # 200 MB of float32 per set, three sets per run. The default uses 200,000.
 MAX_INPUT_VALUES = 50_000_000
+MAX_FREQUENCIES = 64  # one figure row, one output and one input column each
+MAX_REPEATS = 100  # `train --repeats N`: seeds seed .. seed + N - 1, all <= SEED_MAX
+COUNT_MAX = 1_000_000  # epochs, patience and other counts of steps or updates
 
 # Form sections, in display order.
 GROUPS = {
@@ -54,7 +57,8 @@ GROUPS = {
 def knob(default: Any, *, group: str, help: str, **rules: Any) -> Any:
     """A config field with its section, help text and validation rules.
 
-    rules: min / max (inclusive), gt / lt (exclusive), choices; for text,
+    rules: min / max (inclusive), gt / lt (exclusive), choices; for lists,
+    max_items; for text,
     pattern (a regular expression the whole value must match) with
     pattern_help (what to tell the user it must be); blank (the value an
     empty entry stands for, where leaving a field empty is allowed).
@@ -69,20 +73,21 @@ def knob(default: Any, *, group: str, help: str, **rules: Any) -> Any:
 class RunConfig:
     # --- data and noise -------------------------------------------------
     frequencies: list[float] = knob(
-        [1.0, 3.0, 5.0, 7.0], group="data", help="Component frequencies in Hz", gt=0.0
+        [1.0, 3.0, 5.0, 7.0], group="data", help="Component frequencies in Hz", gt=0.0,
+        max_items=MAX_FREQUENCIES,
     )
-    fs: float = knob(1000.0, group="data", help="Sampling rate in Hz", gt=0.0)
-    duration: float = knob(10.0, group="data", help="Signal length in seconds", gt=0.0)
-    amplitude_low: float = knob(0.8, group="data", help="Amplitude noise: lower bound", min=0.0)
-    amplitude_high: float = knob(1.2, group="data", help="Amplitude noise: upper bound", min=0.0)
+    fs: float = knob(1000.0, group="data", help="Sampling rate in Hz", gt=0.0, max=1e7)
+    duration: float = knob(10.0, group="data", help="Signal length in seconds", gt=0.0, max=1e7)
+    amplitude_low: float = knob(0.8, group="data", help="Amplitude noise: lower bound", min=0.0, max=1e6)
+    amplitude_high: float = knob(1.2, group="data", help="Amplitude noise: upper bound", min=0.0, max=1e6)
     noise: str = knob(
         "literal",
         group="data",
         help="Phase noise preset: literal U(0,2pi), informative U(0,0.02pi), or custom",
         choices=NOISE_CHOICES,
     )
-    phase_low: float = knob(0.0, group="data", help="Phase noise lower bound, radians (custom noise)", min=0.0)
-    phase_high: float = knob(TWO_PI, group="data", help="Phase noise upper bound, radians (custom noise)", min=0.0)
+    phase_low: float = knob(0.0, group="data", help="Phase noise lower bound, radians (custom noise)", min=0.0, max=1e6)
+    phase_high: float = knob(TWO_PI, group="data", help="Phase noise upper bound, radians (custom noise)", min=0.0, max=1e6)
     train_seed: int = knob(1, group="data", help="Noise seed of the training set", min=0, max=SEED_MAX)
     val_seed: int = knob(3, group="data", help="Noise seed of the validation set", min=0, max=SEED_MAX)
     test_seed: int = knob(2, group="data", help="Noise seed of the test set", min=0, max=SEED_MAX)
@@ -96,7 +101,7 @@ class RunConfig:
     hidden_size: int = knob(64, group="model", help="LSTM hidden units", min=1, max=4096)
     num_layers: int = knob(1, group="model", help="Stacked LSTM layers", min=1, max=16)
     dropout: float = knob(0.0, group="model", help="Dropout between LSTM layers", min=0.0, lt=1.0)
-    sequence_length: int = knob(10, group="model", help="Window length L (sequence and attention models)", min=1)
+    sequence_length: int = knob(10, group="model", help="Window length L (sequence and attention models)", min=1, max=COUNT_MAX)
     carry_state: bool = knob(
         False, group="model", help="Sequence/attention model: carry state across consecutive windows (TBPTT)"
     )
@@ -109,20 +114,20 @@ class RunConfig:
     chrono_init: int = knob(
         0, group="model",
         help="Chrono initialisation of the gate biases for time scales up to this many steps (0: PyTorch default)",
-        min=0,
+        min=0, max=COUNT_MAX,
     )
     # --- training -----------------------------------------------------------
-    epochs: int = knob(50, group="training", help="Maximum epochs", min=1)
+    epochs: int = knob(50, group="training", help="Maximum epochs", min=1, max=COUNT_MAX)
     batch_size: int = knob(
         32, group="training",
         help="sequence/attention: windows per update; stateful/multitask: time steps per update (all streams)",
-        min=1,
+        min=1, max=COUNT_MAX,
     )
     lr: float = knob(1e-3, group="training", help="Adam learning rate", gt=0.0, max=10.0)
-    weight_decay: float = knob(0.0, group="training", help="Adam weight decay", min=0.0)
-    grad_clip: float = knob(1.0, group="training", help="Gradient-norm clip (0 turns it off)", min=0.0)
-    patience: int = knob(10, group="training", help="Early stopping: epochs without improvement", min=1)
-    lr_patience: int = knob(3, group="training", help="ReduceLROnPlateau patience, epochs", min=0)
+    weight_decay: float = knob(0.0, group="training", help="Adam weight decay", min=0.0, max=1e6)
+    grad_clip: float = knob(1.0, group="training", help="Gradient-norm clip (0 turns it off)", min=0.0, max=1e12)
+    patience: int = knob(10, group="training", help="Early stopping: epochs without improvement", min=1, max=COUNT_MAX)
+    lr_patience: int = knob(3, group="training", help="ReduceLROnPlateau patience, epochs", min=0, max=COUNT_MAX)
     lr_factor: float = knob(0.5, group="training", help="ReduceLROnPlateau factor", gt=0.0, lt=1.0)
     seed: int = knob(0, group="training", help="Seed for initialisation and shuffling", min=0, max=SEED_MAX)
     augment_snr_db: float = knob(
@@ -136,7 +141,7 @@ class RunConfig:
         choices=SCHEDULER_CHOICES,
     )
     updates_per_epoch: int = knob(
-        10, group="training", help="truncation = full: updates (passes over the trained prefix) per epoch", min=1
+        10, group="training", help="truncation = full: updates (passes over the trained prefix) per epoch", min=1, max=COUNT_MAX
     )
     # Regimes for the literal noise, where S is i.i.d. over time and a model
     # can only learn the targets by timing from the reset.
@@ -149,13 +154,13 @@ class RunConfig:
         1, group="training", help="Rows per frequency in a batch (copies differ by their shuffle of S)", min=1, max=256
     )
     curriculum_start: int = knob(
-        0, group="training", help="Curriculum: steps trained from the reset at first (0: the whole stream)", min=0
+        0, group="training", help="Curriculum: steps trained from the reset at first (0: the whole stream)", min=0, max=SEED_MAX
     )
     curriculum_growth: float = knob(
-        1.5, group="training", help="Curriculum: factor the trained prefix grows by", gt=1.0
+        1.5, group="training", help="Curriculum: factor the trained prefix grows by", gt=1.0, max=1e6
     )
     curriculum_threshold: float = knob(
-        0.01, group="training", help="Curriculum: grow once an epoch's train loss is below this", gt=0.0
+        0.01, group="training", help="Curriculum: grow once an epoch's train loss is below this", gt=0.0, max=1e12
     )
     # --- device and output -----------------------------------------------
     device: str = knob(
@@ -196,7 +201,10 @@ class RunConfig:
 
     @property
     def n_samples(self) -> int:
-        return int(round(self.fs * self.duration))
+        """fs * duration rounded; 0 where the product is not a finite number
+        (validate refuses both before anything uses them)."""
+        product = self.fs * self.duration
+        return int(round(product)) if math.isfinite(product) else 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -218,7 +226,7 @@ def normalise_key(key: str) -> str:
 
 
 def _fmt_number(value: float) -> str:
-    return str(value) if isinstance(value, int) else f"{value:g}"
+    return echo(value)
 
 
 def _describe_range(meta: Mapping[str, Any]) -> str:
@@ -231,7 +239,7 @@ def _describe_range(meta: Mapping[str, Any]) -> str:
 
 def _check_number(name: str, value: float, meta: Mapping[str, Any]) -> None:
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(name, f"must be a finite number (got {value})")
+        raise ConfigError(name, f"must be a finite number (got {echo(value)})")
     bad = (
         ("min" in meta and value < meta["min"])
         or ("gt" in meta and value <= meta["gt"])
@@ -240,6 +248,13 @@ def _check_number(name: str, value: float, meta: Mapping[str, Any]) -> None:
     )
     if bad:
         raise ConfigError(name, f"must be {_describe_range(meta)} (got {_fmt_number(value)})")
+
+
+def parse_number(raw: Any) -> float:
+    """A float from a number or text; never a bool, a list or other nesting."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise ValueError
+    return float(raw)
 
 
 def parse_value(name: str, raw: Any) -> Any:
@@ -267,12 +282,12 @@ def parse_value(name: str, raw: Any) -> Any:
                 raise ValueError
             value = int(raw) if not isinstance(raw, str) else int(raw.strip())
         elif kind is float:
-            if isinstance(raw, bool):
-                raise ValueError
-            value = float(raw)
+            value = parse_number(raw)
         elif kind is list:
             items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
-            value = [float(x) for x in items]
+            if len(items) > meta["max_items"]:
+                raise ConfigError(name, f"must hold at most {meta['max_items']} values (got {len(items):,})")
+            value = [parse_number(x) for x in items]
             if not value:
                 raise ValueError
         else:
@@ -284,12 +299,12 @@ def parse_value(name: str, raw: Any) -> Any:
     except (TypeError, ValueError, OverflowError):
         expected = {bool: "true or false", int: "a whole number", float: "a number",
                     list: "a list of numbers, e.g. 1,3,5,7", str: "text"}[kind]
-        raise ConfigError(name, f"must be {expected} (got {raw!r})") from None
+        raise ConfigError(name, f"must be {expected} (got {echo(raw)})") from None
 
     if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
-        raise ConfigError(name, f"must be {meta['pattern_help']} (got {value!r})")
+        raise ConfigError(name, f"must be {meta['pattern_help']} (got {echo(value)})")
     if "choices" in meta and value not in meta["choices"]:
-        raise ConfigError(name, f"must be one of {', '.join(meta['choices'])} (got {value!r})")
+        raise ConfigError(name, f"must be one of {', '.join(meta['choices'])} (got {echo(value)})")
     if kind in (int, float):
         _check_number(name, value, meta)
     if kind is list:
@@ -350,6 +365,59 @@ def validate(config: RunConfig) -> None:
             raise ConfigError("tensorboard", f"needs the optional extra: {EXTRA}")
 
 
+def parameter_count(config: RunConfig, n_frequencies: Optional[int] = None) -> int:
+    """Weights of the model `config` describes (models.py), counted without
+    building it."""
+    k = len(config.frequencies) if n_frequencies is None else n_frequencies
+    h, layers = config.hidden_size, config.num_layers
+    inputs = 1 if config.model == "multitask" else 1 + k
+    count = 4 * h * (inputs + h + 2) + (layers - 1) * 4 * h * (2 * h + 2)
+    count += {"multitask": (h + 1) * k, "attention": h * h + 2 * h + 1 + 2 * h + 1}.get(config.model, h + 1)
+    return count
+
+
+def memory_estimate(config: RunConfig) -> dict[str, int]:
+    """Bytes a run of `config` needs at its peak, from the sizes alone (an
+    estimate with room to spare, not a measurement): 'data' (three sets as
+    numpy arrays and model inputs, training and validation copies on the
+    device), 'model' (weights, gradients, Adam's two moments, the best
+    weights and a checkpoint being written), 'training' (one update's
+    activations), 'evaluation' (a whole-stream prediction and the arrays
+    the metrics and report keep); 'host' and 'device' are the totals for
+    the machine's memory and, on a GPU, the GPU's."""
+    k, n, h, layers = len(config.frequencies), config.n_samples, config.hidden_size, config.num_layers
+    f4, f8 = 4, 8
+    one_set = (k + 2) * n * f8 + k * n * (k + 2) * f4
+    on_device = 2 * k * n * (k + 2) * f4
+    rows = k * config.stream_copies
+    if config.model in WINDOW_MODELS:
+        rows, steps = config.batch_size, config.sequence_length
+    elif config.truncation == "full":
+        steps = n
+    else:
+        steps = min(config.batch_size, n)
+    training = rows * steps * (8 * h * layers + k + 2) * f4
+    if config.model == "attention":
+        training += rows * steps * steps * f4 * 2
+    evaluation = k * n * h * f4 * (2 if layers > 1 else 1) + 12 * k * n * f8
+    model = 7 * parameter_count(config) * f4
+    work = max(training, evaluation)
+    sizes = {"data": 3 * one_set + on_device, "model": model, "training": training, "evaluation": evaluation}
+    sizes["device"] = on_device + model + work
+    sizes["host"] = 3 * one_set + model + work + (0 if config.device.startswith("cuda") else on_device)
+    return sizes
+
+
+def check_repeats(config: RunConfig, repeats: int) -> None:
+    """`train --repeats N` trains seeds seed .. seed + N - 1: N is bounded and
+    every one of those seeds must be a valid seed (none wraps around)."""
+    if not 1 <= repeats <= MAX_REPEATS:
+        raise ConfigError("--repeats", f"must be between 1 and {MAX_REPEATS} (got {echo(repeats)})")
+    last = config.seed + repeats - 1
+    if last > SEED_MAX:
+        raise ConfigError("seed", f"seed + repeats - 1 = {last} is above the largest seed {SEED_MAX} "
+                                  f"(use a seed <= {SEED_MAX - repeats + 1} for {repeats} repeats)")
+
 # Fields that were removed after measurements showed they did not help
 # (docs/history.md), with the value that meant "off". Older config files and
 # checkpoints still name them; that value is accepted and dropped.
@@ -384,17 +452,23 @@ FIELDS_PHASE_INDEX = {"phase_low": 0, "phase_high": 1}
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML config file into raw settings. Raises ConfigError naming
     the file for anything unreadable or unknown."""
+    from .files import MAX_CONFIG_BYTES, read_regular
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), "config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_regular(path, "config file", MAX_CONFIG_BYTES).decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError(str(path), f"cannot read config file ({exc.__class__.__name__})") from None
+    except ConfigError:
+        raise
+    except UserError as exc:
+        raise ConfigError(exc.subject, exc.reason) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"is not valid TOML: {exc}") from None
+    except RecursionError:  # arrays or tables nested hundreds deep
+        raise ConfigError(str(path), "is not valid TOML for a config: values nested too deeply") from None
     raw: dict[str, Any] = {}
     for key, value in data.items():
         # Section tables ([data], [model], ...) are allowed and flattened.
@@ -402,7 +476,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         for sub_key, sub_value in items:
             name = normalise_key(sub_key)
             if name not in FIELDS:
-                raise ConfigError(str(path), f"unknown config key '{sub_key}'")
+                raise ConfigError(str(path), f"unknown config key {echo(sub_key)}")
             raw[name] = sub_value
     return raw
 
@@ -417,7 +491,7 @@ def list_presets() -> list[str]:
 
 def load_preset(name: str) -> dict[str, Any]:
     if name not in list_presets():
-        raise ConfigError("preset", f"unknown preset '{name}' (available: {', '.join(list_presets()) or 'none'})")
+        raise ConfigError("preset", f"unknown preset {echo(name)} (available: {', '.join(list_presets()) or 'none'})")
     return load_toml(PRESETS_DIR / f"{name}.toml")
 
 

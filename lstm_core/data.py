@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import RunConfig
 from .errors import UserError
-from .files import atomic_write
+from .files import MAX_DATA_BYTES, atomic_write, open_regular
 
 PARAM_KEYS = ("fs", "duration", "amplitude_low", "amplitude_high", "phase_low", "phase_high", "seed")
 
@@ -138,13 +138,11 @@ def load_npz(path: str | Path) -> SignalSet:
     not such a data set gives a UserError naming it."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open_regular(path, "data set file", MAX_DATA_BYTES) as handle, np.load(handle, allow_pickle=False) as npz:
             missing = [k for k in ("S", "targets", "frequencies", "t", *PARAM_KEYS) if k not in npz.files]
             if missing:
                 raise UserError(str(path), f"not a freq-lstm data set (missing {', '.join(missing)})")
             arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise UserError(str(path), "data set file not found") from None
     except UserError:
         raise
     except ValueError as exc:

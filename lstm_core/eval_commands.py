@@ -50,6 +50,7 @@ def _data_config(trained, args: argparse.Namespace):
     base = trained.to_dict()
     base["run_dir"] = ""
     flags = {name: getattr(args, name) for name in DATA_FIELDS if getattr(args, name, None) is not None}
+    flags["device"] = args.device or "auto"  # the device this evaluation runs on, checked like any other
     if base["noise"] != "custom" or "noise" in flags:
         # the preset's phase range follows the (possibly new) noise setting
         base.pop("phase_low")
@@ -60,6 +61,30 @@ def _data_config(trained, args: argparse.Namespace):
 def _new_output_dir(path: Path) -> None:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UserError(str(path), "output directory already exists and is not empty (choose a new --out)")
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None: it exists)."""
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+def _remove_output(path: Path, created: Path | None) -> None:
+    """Take back what an evaluation wrote: the folders it made, else (an
+    empty folder the user gave) only its contents."""
+    import shutil
+
+    if created is not None:
+        shutil.rmtree(created, ignore_errors=True)
+        return
+    for child in path.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def _default_output_dir(runs_root: str | Path) -> Path:
@@ -97,9 +122,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from .checkpoint import config_of, library_versions, load_checkpoint
     from .console_view import print_results
-    from .device import resolve_device
+    from .device import check_environment
     from .evaluate import to_json
-    from .files import atomic_write_bytes, atomic_write_text
+    from .files import MAX_CHECKPOINT_BYTES, atomic_write_bytes, atomic_write_text, read_regular
     from .report import evaluate_checkpoint, export_report
     from .rundir import RunDir
 
@@ -107,28 +132,33 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     payload = load_checkpoint(checkpoint)
     trained = config_of(payload, checkpoint)
     data_config = _data_config(trained, args)
-    device = resolve_device(args.device) if args.device else resolve_device("auto")
+    device = check_environment(data_config, train=False)  # present, and the evaluation fits in memory
     out = Path(args.out) if args.out else _default_output_dir(args.runs_root)
     _new_output_dir(out)
 
     results, config = evaluate_checkpoint(checkpoint, data_config, device)  # nothing written yet
     _new_output_dir(out)
+    history = RunDir(checkpoint.parent).read_metrics() or (payload.get("training_state") or {}).get("history", [])
+    record = {**_training_facts(checkpoint, payload), "source_checkpoint": str(checkpoint),
+              "versions": library_versions(), **to_json(results)}
+    created = _first_missing(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(str(out), f"cannot create output directory ({exc.strerror})") from None
-    run_dir = RunDir(out)
-    run_dir.write_config(config)
-    atomic_write_bytes(run_dir.best_checkpoint, checkpoint.read_bytes())
-    history = RunDir(checkpoint.parent).read_metrics() or (payload.get("training_state") or {}).get("history", [])
-    atomic_write_text(run_dir.file("metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in history))
-    record = {**_training_facts(checkpoint, payload), "source_checkpoint": str(checkpoint),
-              "versions": library_versions(), **to_json(results)}
-    paths = export_report(run_dir, {**record, "predictions": results["predictions"]},
-                          title=f"freq-lstm evaluation of {checkpoint}")
-    run_dir.write_results(record)
-    run_dir.write_status("evaluated", message=record["stop_reason"], test_mse=record["test_mse"],
-                         verdict=record["verdict"]["code"])
+    try:
+        run_dir = RunDir(out)
+        run_dir.write_config(config)
+        atomic_write_bytes(run_dir.best_checkpoint, read_regular(checkpoint, "checkpoint file", MAX_CHECKPOINT_BYTES))
+        atomic_write_text(run_dir.file("metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in history))
+        paths = export_report(run_dir, {**record, "predictions": results["predictions"]},
+                              title=f"freq-lstm evaluation of {checkpoint}")
+        run_dir.write_results(record)
+        run_dir.write_status("evaluated", message=record["stop_reason"], test_mse=record["test_mse"],
+                             verdict=record["verdict"]["code"])
+    except BaseException:  # Ctrl+C, a full disk: no half-written --out is left to block a re-run
+        _remove_output(out, created)
+        raise
     console = Console()
     console.print(f"Evaluated [bold]{checkpoint}[/] on noise {config.noise} "
                   f"(phase {config.phase_range[0]:g}..{config.phase_range[1]:g} rad, amplitude "

@@ -10,7 +10,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 from .errors import UserError
 
@@ -69,6 +69,68 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
+
+
+# What each kind of input file may weigh at most (bytes).
+MAX_CONFIG_BYTES = 1 << 20  # a TOML config: a few hundred bytes in practice
+MAX_JSON_BYTES = 64 << 20  # results.json / status.json
+MAX_METRICS_BYTES = 1 << 30  # metrics.jsonl: a line per epoch
+MAX_DATA_BYTES = 4 << 30  # a .npz data set (three of the largest sets a config allows)
+MAX_AUDIO_BYTES = 1 << 30  # a WAV file: about 1.5 h of 48 kHz 24-bit stereo
+MAX_CHECKPOINT_BYTES = 40 << 30  # the largest model (4096 x 16 layers) with its training state
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def open_regular(path: str | Path, what: str, max_bytes: int) -> BinaryIO:
+    """Open `path` for reading if it is a regular file of at most `max_bytes`,
+    else a UserError naming it: a named pipe, a device (/dev/zero) or a folder
+    is refused without blocking or reading a byte. `what` says what the file
+    was meant to be ("config file")."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise UserError(str(path), f"{what} not found") from None
+    except OSError as exc:
+        raise UserError(str(path), f"cannot read {what} ({exc.strerror or exc.__class__.__name__})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a plain file")
+            raise UserError(str(path), f"cannot read {what} (it is {kind}, not a regular file)")
+        if info.st_size > max_bytes:
+            raise UserError(str(path), f"{what} is {_size(info.st_size)}, more than the {_size(max_bytes)} "
+                                       f"one may be")
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def read_regular(path: str | Path, what: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes` (see open_regular);
+    never more than that, even from a file that grows while it is read."""
+    with open_regular(path, what, max_bytes) as handle:
+        try:
+            # read(n) sets n bytes aside first: ask for the size the file has
+            # (and a byte more), then go on in steps only if it grew.
+            parts = [handle.read(os.fstat(handle.fileno()).st_size + 1)]
+            while parts[-1] and sum(map(len, parts)) <= max_bytes:
+                parts.append(handle.read(1 << 20))
+        except OSError as exc:
+            raise UserError(str(path), f"cannot read {what} ({exc.strerror or exc.__class__.__name__})") from None
+    data = b"".join(parts)
+    if len(data) > max_bytes:
+        raise UserError(str(path), f"{what} grew past {_size(max_bytes)} while it was read")
+    return data
 
 
 def remove_stale_temp_files(folder: Path) -> list[Path]:

@@ -87,3 +87,36 @@ def forward_passes(batches: Iterator[tuple[torch.Tensor, torch.Tensor]], precisi
             return
         output, target = batch
         yield output.float(), target
+
+
+_SUPPORT: dict[tuple[str, str], str | None] = {}  # (precision, device) -> why not (None: works)
+
+
+def unsupported_reason(precision: str, device: torch.device) -> str | None:
+    """Why `precision` cannot train on `device` (None where it can). bf16 is
+    decided by running the real primitive once on a tiny LSTM, forward and
+    backward under autocast: oneDNN's bfloat16 LSTM needs AVX-512 BF16 or
+    AMX on x86 CPUs, older GPUs lack a bfloat16 RNN kernel, and the only
+    sure test of what this build and this device can do is to try it.
+    fp32 and tf32 always work (tf32 is fp32 where there is no CUDA)."""
+    if precision != "bf16":
+        return None
+    key = (precision, str(device))
+    if key not in _SUPPORT:
+        _SUPPORT[key] = _probe_bf16(device)
+    return _SUPPORT[key]
+
+
+def _probe_bf16(device: torch.device) -> str | None:
+    try:
+        lstm = torch.nn.LSTM(3, 4, batch_first=True).to(device)
+        x = torch.randn(2, 3, 3, device=device)
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            out, _ = lstm(x)
+        out.float().sum().backward()
+    except (RuntimeError, NotImplementedError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        return text.split(". ")[0][:100]  # the first sentence: what failed
+    if out.dtype != torch.bfloat16:
+        return "autocast leaves the LSTM in float32 here"
+    return None

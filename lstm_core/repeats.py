@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .config import RunConfig
+from .config import RunConfig, check_repeats
 from .errors import UserError
 from .files import atomic_write_json, atomic_write_text
 from .rundir import claim_new_path, timestamped
@@ -123,6 +123,10 @@ def run_repeats(config: RunConfig, repeats: int, runs_root: str | Path,
     """Train each seed with `run_one(config) -> RunOutcome`; stop early when
     `should_stop()`. Returns the parent directory, the summary (None when no
     run produced results) and the outcomes."""
+    from .device import check_environment
+
+    check_repeats(config, repeats)
+    check_environment(config)  # before the parent directory exists
     parent = make_parent(config, runs_root, repeats)
     outcomes = []
     for seed_config in seed_configs(config, parent, repeats):

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import matplotlib
 
-from .checkpoint import library_versions, model_from_checkpoint
+from .checkpoint import check_matches, library_versions, load_checkpoint, model_from_checkpoint
 from .config import FIELDS, RunConfig
 from .data import generate_for, splits_for
 from .device import describe, resolve_device
@@ -30,7 +30,7 @@ from .figures import NAMES as FIGURE_NAMES
 from .figures import render_all
 from .drift import DRIFT_LIMIT_DEG, VALID_ENVELOPE, Drift, phase_drift
 from .files import atomic_write_bytes, atomic_write_text
-from .rundir import RunDir
+from .rundir import CONFIG, RunDir
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -85,9 +85,15 @@ def evaluate_checkpoint(checkpoint: Path, data_config: RunConfig, device=None) -
 def evaluate_run(run_dir: RunDir | str | Path) -> dict[str, Any]:
     """Load the run's best.pt and evaluate it again on the run's data."""
     run_dir = _as_run_dir(run_dir)
-    if not run_dir.best_checkpoint.is_file():
+    if not run_dir.best_checkpoint.exists():
         raise UserError(str(run_dir.path), "has no best.pt (no epoch finished in this run)")
-    results, _ = evaluate_checkpoint(run_dir.best_checkpoint, run_dir.read_config())
+    config = run_dir.read_config()
+    # A best.pt of another model (copied in, or config.toml edited) is refused,
+    # not evaluated under this run's name. The data may differ (evaluate's
+    # output directories hold the data they were evaluated on).
+    check_matches(load_checkpoint(run_dir.best_checkpoint), config, run_dir.best_checkpoint,
+                  run_dir.file(CONFIG), ignore=DATA_FIELDS)
+    results, _ = evaluate_checkpoint(run_dir.best_checkpoint, config)
     return results
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from .config import RunConfig, load_config_file
 from .errors import UserError
-from .files import atomic_write_json, atomic_write_text, remove_stale_temp_files
+from .files import MAX_JSON_BYTES, MAX_METRICS_BYTES, atomic_write_json, atomic_write_text, read_regular, remove_stale_temp_files
 
 try:  # POSIX; elsewhere a run directory is claimed but not locked
     import fcntl
@@ -206,16 +206,15 @@ class RunDir:
         """One dict per epoch. Tolerates a missing file and skips a line that
         is not JSON (a file being followed while another process writes)."""
         records = []
-        try:
-            text = (self.path / METRICS).read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
+        if not (self.path / METRICS).exists():
             return []
+        text = read_regular(self.path / METRICS, "metrics file", MAX_METRICS_BYTES).decode("utf-8", errors="replace")
         for line in text.splitlines():
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 continue
-            if isinstance(record, dict):
+            if schema_problem(record, METRIC_SCHEMA) is None and all(k in record for k in METRIC_REQUIRED):
                 records.append(record)
         return records
 
@@ -237,18 +236,57 @@ class RunDir:
         atomic_write_json(self.path / STATUS, record)
 
     def read_status(self) -> dict[str, Any]:
-        try:
-            record = json.loads((self.path / STATUS).read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # missing, unreadable, not JSON
-            return {}
-        return record if isinstance(record, dict) else {}
+        """status.json, or {} where it is missing, unreadable or fails its schema."""
+        return _read_record(self.path / STATUS, STATUS_SCHEMA) or {}
 
     def write_results(self, results: dict[str, Any]) -> None:
         atomic_write_json(self.path / RESULTS, results)
 
     def read_results(self) -> Optional[dict[str, Any]]:
-        try:
-            record = json.loads((self.path / RESULTS).read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # missing, unreadable, not JSON
-            return None
-        return record if isinstance(record, dict) else None
+        """results.json, or None where it is missing or not JSON (`report`
+        then writes a new one). One that is JSON but fails its schema is a
+        UserError naming the file and the key: nothing reads it, and nothing
+        overwrites what it still holds."""
+        return _read_record(self.path / RESULTS, RESULTS_SCHEMA, strict=True)
+
+
+_NUMBER = (int, float)
+# The keys other code reads from these files, and the types it relies on
+# (None is allowed for each: "not known").
+METRIC_SCHEMA: dict[str, Any] = {"epoch": int, "train_loss": _NUMBER, "val_loss": _NUMBER, "lr": _NUMBER,
+                                  "epoch_time": _NUMBER}
+METRIC_REQUIRED = ("epoch", "train_loss", "val_loss")
+STATUS_SCHEMA: dict[str, Any] = {
+    "status": str, "message": str, "pid": int, "updated": _NUMBER, "started": _NUMBER, "model": str,
+    "test_mse": _NUMBER, "verdict": str, "report_error": str, "resumed_from_epoch": int,
+}
+RESULTS_SCHEMA: dict[str, Any] = {
+    "status": str, "stop_reason": str, "model": str, "noise": str, "device": str, "precision": str,
+    "evaluated_on": str, "epochs_run": int, "best_epoch": int, "best_val_loss": _NUMBER, "train_time_s": _NUMBER,
+    "train_mse": _NUMBER, "test_mse": _NUMBER, "ratio": _NUMBER, "versions": dict, "verdict": dict,
+    "per_frequency": list, "baselines": dict, "ablation": dict, "training_regime": dict,
+}
+
+
+def schema_problem(record: Any, schema: dict[str, Any]) -> Optional[str]:
+    """What is wrong with a JSON record for `schema` (None: nothing)."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for key, kinds in schema.items():
+        value = record.get(key)
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+            return f"'{key}' is a {type(value).__name__}"
+    if any(not isinstance(v, str) for v in (record.get("versions") or {}).values()):
+        return "'versions' holds something other than text"
+    return None
+
+
+def _read_record(path: Path, schema: dict[str, Any], strict: bool = False) -> Optional[dict[str, Any]]:
+    try:
+        record = json.loads(read_regular(path, "JSON file", MAX_JSON_BYTES).decode("utf-8"))
+    except (UserError, ValueError, RecursionError):  # missing, unreadable, not JSON, too big, not a file
+        return None
+    problem = schema_problem(record, schema)
+    if problem and strict and isinstance(record, dict):
+        raise UserError(str(path), f"damaged ({problem}); move it aside to write a new one")
+    return None if problem else record

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from .checkpoint import check_matches, load_checkpoint, library_versions, save_checkpoint
 from .config import RunConfig
-from .device import describe
+from .device import check_environment, describe
 from .errors import UserError
 from .evaluate import full_evaluation, to_json
 from .events import EventCallback
@@ -76,7 +76,9 @@ def run_training(
     stop: Optional[StopFlag] = None,
     run_dir: Optional[RunDir] = None,
 ) -> RunOutcome:
-    run_dir = run_dir or RunDir.create(config, runs_root)
+    if run_dir is None:
+        check_environment(config)  # nothing is created for a run this machine cannot do
+        run_dir = RunDir.create(config, runs_root)
     try:
         on_event = with_tensorboard(config.tensorboard, run_dir.path, on_event)
         return _train_in(run_dir, config, on_event, stop)
@@ -97,6 +99,7 @@ def resume_training(
     status = run_dir.read_status().get("status")
     if status in ENDED:
         raise UserError(str(run_dir.path), f"run already {ENDED[status]}; nothing to resume (start a new run)")
+    check_environment(config)
     run_dir.acquire()
     try:
         on_event = with_tensorboard(config.tensorboard, run_dir.path, on_event)

@@ -116,7 +116,8 @@ def test_runs_screen(snap_compare, tmp_path, monkeypatch):
         (run / "status.json").write_text(json.dumps({"status": status, "model": name.split("-")[-1],
                                                      "started": 1767268800.0 + (3600 if "13" in name else 0),
                                                      "test_mse": mse}))
-        (run / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2, 3)))
+        (run / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "train_loss": 0.5, "val_loss": 0.5}) + "\n"
+                                                   for e in (1, 2, 3)))
     app = FreqApp(TINY, runs_root="runs")
     assert snap_compare(app, terminal_size=SIZE, press=["f5"])
     time.tzset()

@@ -19,6 +19,7 @@ from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from lstm_core.config import RunConfig, load_config_file, load_toml
+from lstm_core.device import check_environment
 from lstm_core.errors import UserError
 from lstm_core.rundir import RunDir
 from lstm_core.trainer import StopFlag
@@ -87,6 +88,7 @@ class FreqApp(App):
             return False
         self.stop_following()
         try:
+            check_environment(config)  # device, precision, memory: before a run directory exists
             run_dir = RunDir.create(config, self.runs_root)
         except UserError as exc:
             self.push_screen(ErrorDialog("Cannot start training", str(exc)))
@@ -217,7 +219,10 @@ class FreqApp(App):
             changed = True
         final = state != "running"
         if final:
-            results = run.read_results()
+            try:
+                results = run.read_results()
+            except UserError:  # damaged: the Evaluate screen says so when it is opened
+                results = None
             if results is not None:
                 self.evaluation_target = str(run.path)
             s.add_log(f"run ended: {state}")

@@ -22,5 +22,6 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    process = argv is None  # the console script: the process ends after this
     argv = list(sys.argv[1:] if argv is None else argv)
-    return core_cli.main(argv or ["app"], parser=core_cli.build_parser(add_app_command))
+    return core_cli.main(argv or ["app"], parser=core_cli.build_parser(add_app_command), process=process)

@@ -51,7 +51,10 @@ def _pid_alive(pid: object) -> bool:
 def summarise_run(path: Path) -> RunSummary:
     run = RunDir(path)
     status = run.read_status()
-    results = run.read_results() or {}
+    try:
+        results = run.read_results() or {}
+    except UserError:  # damaged: listed without its results
+        results = {}
     state = status.get("status", "unknown")
     if state == "running" and not _pid_alive(status.get("pid")):
         state = "stale"  # the writer died without marking the run
