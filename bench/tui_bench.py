@@ -48,19 +48,27 @@ from lstm_core.runner import run_training  # noqa: E402
 COLS, ROWS = 100, 30
 
 
+def _take_terminal() -> None:
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class TerminalApp:
     """freq-tui in a pseudo-terminal, with its output collected."""
 
-    def __init__(self, config_path: Path, cwd: Path):
+    def __init__(self, config_path: Path, cwd: Path, controlling_terminal: bool = True):
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         # this checkout first, then whatever else the caller put on the path
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": path}
         env.pop("NO_COLOR", None)
+        # Its own session with the pty as controlling terminal, as a login
+        # gives: closing the master then hangs it up (SIGHUP) like an SSH drop.
+        # Without it, closing the master only makes reads and writes fail.
         self.proc = subprocess.Popen([sys.executable, "-m", "tui", "app", "--config", str(config_path)],
                                      stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=_take_terminal if controlling_terminal else None)
         os.close(slave)
         self.output = bytearray()
         self.lock = threading.Lock()
@@ -106,6 +114,11 @@ class TerminalApp:
 
     def send(self, keys: bytes) -> None:
         os.write(self.master, keys)
+
+    def hang_up(self) -> None:
+        """Close the terminal under the app, as an SSH drop does."""
+        os.close(self.master)
+        self.master = -1
 
     def quit(self) -> None:
         self.send(b"\x11")  # ctrl+q

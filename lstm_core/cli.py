@@ -103,6 +103,10 @@ def build_parser(add_commands: Optional[Callable[[Any], None]] = None) -> argpar
     compare.add_argument("runs", nargs="+", metavar="RUN", help="two or more run directories (same frequencies)")
     compare.add_argument("--out", default="compare", metavar="DIR", help="output folder (default: compare)")
     compare.set_defaults(handler=eval_commands.cmd_compare)
+    runs = sub.add_parser("runs", help="list the run directories: status (stale: its process is gone), epochs, MSE")
+    runs.add_argument("--runs-root", default="runs", help="where the run directories are (default: runs)")
+    runs.add_argument("--json", action="store_true", help="one JSON list instead of the table")
+    runs.set_defaults(handler=cmd_runs)
     if add_commands is not None:
         add_commands(sub)
     return parser
@@ -118,16 +122,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def install_stop_signals(request_stop: Callable[[str], None]) -> dict[int, Any]:
-    """Ctrl+C, SIGTERM and SIGHUP (an SSH disconnect) stop training at the
-    end of the current batch, with checkpoints and metrics kept. A second
-    signal stops at once (KeyboardInterrupt); the files are safe either way,
-    since every write is atomic. Returns the handlers it replaced."""
+def install_stop_signals(request_stop: Callable[[str], None], on_hangup: str = "stop") -> dict[int, Any]:
+    """Ctrl+C and SIGTERM stop training at the end of the current batch,
+    with checkpoints and metrics kept. A second signal stops at once
+    (KeyboardInterrupt); the files are safe either way, since every write is
+    atomic. SIGHUP (an SSH disconnect) sends further output nowhere and,
+    with on_hangup = "stop", stops the same way; with "continue" the run
+    goes on to its end. A signal inherited as ignored (nohup, a background
+    job of a script) stays ignored. Returns the handlers it replaced."""
     received = []
+    hangup = getattr(signal, "SIGHUP", None)
 
     def handler(signum, frame):
-        if signum == getattr(signal, "SIGHUP", None):
-            _detach_from_terminal()
+        if signum == hangup:
+            detach_from_terminal()
+            if on_hangup == "continue":
+                return
         received.append(signum)
         if len(received) > 1:
             raise KeyboardInterrupt
@@ -137,20 +147,26 @@ def install_stop_signals(request_stop: Callable[[str], None]) -> dict[int, Any]:
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signum = getattr(signal, name)
+            if signal.getsignal(signum) is signal.SIG_IGN:
+                continue
             previous[signum] = signal.signal(signum, handler)
     return previous
 
 
-def _detach_from_terminal() -> None:
-    """After a hang-up the terminal is gone and writing to it fails (EIO);
-    send further output nowhere so the run can still finish its files."""
+def detach_from_terminal() -> None:
+    """After a hang-up the terminal is gone and reading or writing it fails
+    (EOF, EIO); point stdin, stdout and stderr at /dev/null so the run can
+    still finish its files."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.dup2(devnull, sys.stderr.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
+        devnull = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return
+    for fd in (0, 1, 2):
+        try:
+            os.dup2(devnull, fd)
+        except OSError:
+            pass
+    os.close(devnull)
 
 
 # Flags that make no sense with --resume: the run keeps its own config.
@@ -172,10 +188,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_resume_args(args)
         if args.repeats > 1:
             raise UserError("--repeats", "cannot be combined with --resume")
-        RunDir.open(args.resume).read_config()  # a missing or broken run directory fails fast
-        config = None
+        # a missing or broken run directory fails fast
+        on_hangup, config = RunDir.open(args.resume).read_config().on_hangup, None
     else:
         config = config_from_args(args)  # before the heavy imports: bad input fails fast
+        on_hangup = config.on_hangup
         check_repeats(config, args.repeats)
 
     from .console_view import TrainingView, print_results
@@ -183,7 +200,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .trainer import StopFlag
 
     stop = StopFlag()
-    previous_handlers = install_stop_signals(stop.request)
+    previous_handlers = install_stop_signals(stop.request, on_hangup)
     try:
         if args.repeats > 1:
             return eval_commands.train_repeats(config, args.repeats, args.runs_root, stop)
@@ -207,6 +224,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     if status == "diverged":
         print(f"freq-tui: error: {outcome.training.message}", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .rundir import STALE_TEXT, RunDir
+    from .runlist import format_table, list_runs, to_json
+
+    root = Path(args.runs_root)
+    if not root.is_dir():
+        raise UserError(str(root), "runs directory not found (choose one with --runs-root)")
+    runs = list_runs(root)
+    if args.json:
+        print(to_json(runs))
+    elif not runs:
+        print(f"No runs in {root}/")
+    else:
+        print(format_table(runs))
+        for run in runs:
+            if run.stale:
+                print(f"{run.path.name}: {STALE_TEXT}; {RunDir(run.path).resume_hint()}")
     return EXIT_OK
 
 

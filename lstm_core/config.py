@@ -37,6 +37,7 @@ TRUNCATION_CHOICES = ("chunk", "step", "full")
 AUGMENT_CHOICES = ("none", "shuffle_s")
 SCHEDULER_CHOICES = ("plateau", "cosine")
 PRECISION_CHOICES = ("fp32", "tf32", "bf16")  # what each means: lstm_core/precision.py
+HANGUP_CHOICES = ("continue", "stop")
 SEED_MAX = 2**32 - 1
 # Input values (streams x samples x features) one data set may hold: about
 # 200 MB of float32 per set, three sets per run. The default uses 200,000.
@@ -185,6 +186,13 @@ class RunConfig:
         False, group="output",
         help="Also write each epoch's metrics as TensorBoard event files in the run directory "
         "(needs pip install 'freq-lstm[tensorboard]')",
+    )
+    on_hangup: str = knob(
+        "continue", group="output",
+        help="When the terminal hangs up (SIGHUP: an SSH drop, a closed window): continue = train to the end "
+        "with output discarded, then evaluate and report; stop = finish the batch, keep checkpoints, "
+        "mark the run interrupted (resume it later)",
+        choices=HANGUP_CHOICES,
     )
     run_dir: str = knob("", group="output", help="Run directory (empty: runs/<timestamp>-<model>[-<run_name>])")
     run_name: str = knob(

@@ -29,7 +29,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .console_view import print_results
     from .evaluate import to_json
     from .report import evaluate_run, export_report
-    from .rundir import RunDir
+    from .rundir import STALE, STALE_TEXT, RunDir
 
     run_dir = RunDir.open(args.run_dir)
     results = evaluate_run(run_dir)
@@ -39,6 +39,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     console = Console()
     print_results(console, merged)
     console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the figures, results.json)")
+    state = run_dir.state()
+    if state == STALE:
+        console.print(f"[yellow]Run status: {STALE_TEXT}[/]; {run_dir.resume_hint()}", highlight=False)
+    else:
+        console.print(f"Run status: {state}", highlight=False)
     return EXIT_OK
 
 

@@ -30,7 +30,7 @@ from .figures import NAMES as FIGURE_NAMES
 from .figures import render_all
 from .drift import DRIFT_LIMIT_DEG, VALID_ENVELOPE, Drift, phase_drift
 from .files import atomic_write_bytes, atomic_write_text
-from .rundir import CONFIG, RunDir
+from .rundir import CONFIG, RunDir, state_text
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -116,7 +116,7 @@ def training_summary(run_dir: RunDir, results: dict[str, Any]) -> dict[str, Any]
     for key in TRAINING_KEYS:
         summary[key] = results.get(key, saved.get(key))
     if summary["status"] is None:
-        summary["status"] = status.get("status")
+        summary["status"] = state_text(run_dir.state())  # a killed run: stale (process gone)
     if summary["stop_reason"] is None:
         summary["stop_reason"] = status.get("message")
     return summary

@@ -30,6 +30,12 @@ LAST = "last.pt"
 # can tell the run is alive; the lock dies with the process, even on SIGKILL.
 LOCK = ".lock"
 MAX_NAME = 100
+# A run that ended one of these ways has nothing left to resume.
+ENDED = {"finished": "finished", "early_stopped": "stopped early", "diverged": "diverged"}
+# status.json says a writer is at work, but the writer is gone: killed, or
+# its machine went down. Shown as STALE_TEXT, with how to continue it.
+STALE = "stale"
+STALE_TEXT = "stale (process gone)"
 T = TypeVar("T")
 
 
@@ -155,23 +161,56 @@ class RunDir:
             os.close(self._lock_fd)  # closing drops the flock
             self._lock_fd = None
 
-    def is_active(self) -> bool:
-        """True while some process (this one included) trains in this directory."""
-        if fcntl is None or not (self.path / LOCK).exists():
-            return False
+    def _lock_held(self) -> Optional[bool]:
+        """Whether a process holds the lock; None when the lock cannot tell
+        (no flock on this system or filesystem)."""
+        if fcntl is None:
+            return None
         try:
             fd = os.open(self.path / LOCK, os.O_RDONLY)
-        except OSError:
+        except FileNotFoundError:
             return False
+        except OSError:
+            return None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             return False
         except BlockingIOError:
             return True
         except OSError:  # a filesystem without locks
-            return False
+            return None
         finally:
             os.close(fd)
+
+    def is_active(self) -> bool:
+        """The one rule for "is this run live": some process (this one
+        included) holds its lock; where locks cannot tell, the pid in
+        status.json is alive and is a freq-tui process."""
+        held = self._lock_held()
+        if held is not None:
+            return held
+        return _is_freq_tui_process(self.read_status().get("pid"))
+
+    def state(self) -> str:
+        """status.json's status, or STALE when it says running (or there is
+        none yet) but the writer is gone."""
+        status = self.read_status().get("status", "running")
+        if status == "running" and not self.is_active():
+            return STALE
+        return status
+
+    def resume_hint(self) -> str:
+        return f"continue it with: freq-tui train --resume {self.path} (or R on the app's Runs screen)"
+
+    def check_resumable(self) -> None:
+        """UserError unless the run can be resumed: not ended, nobody
+        writing it."""
+        status = self.read_status().get("status")
+        if status in ENDED:
+            raise UserError(str(self.path), f"run already {ENDED[status]}; nothing to resume (start a new run)")
+        if self.is_active():
+            pid = self.read_status().get("pid", "?")
+            raise UserError(str(self.path), f"is in use by another freq-tui process (pid {pid}): attach to it instead (a on Runs)")
 
     @classmethod
     def open(cls, path: str | Path) -> "RunDir":
@@ -290,3 +329,24 @@ def _read_record(path: Path, schema: dict[str, Any], strict: bool = False) -> Op
     if problem and strict and isinstance(record, dict):
         raise UserError(str(path), f"damaged ({problem}); move it aside to write a new one")
     return None if problem else record
+
+
+def state_text(state: str) -> str:
+    return STALE_TEXT if state == STALE else state
+
+
+def _is_freq_tui_process(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # no /proc here: an alive pid is all we can know
+        return True
+    args = cmdline.split(b"\0")
+    return any(a.endswith(b"freq-tui") for a in args) or b"lstm_core" in args or b"tui" in args  # python -m ...

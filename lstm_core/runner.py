@@ -64,10 +64,6 @@ def results_record(config: RunConfig, trainer: Trainer, training: RunEnded, metr
     }
 
 
-# A run that ended one of these ways has nothing left to resume.
-ENDED = {"finished": "finished", "early_stopped": "stopped early", "diverged": "diverged"}
-
-
 def run_training(
     config: RunConfig,
     *,
@@ -96,9 +92,7 @@ def resume_training(
     config it was started with, from the end of its last whole epoch."""
     run_dir = RunDir.open(path)
     config = run_dir.read_config()
-    status = run_dir.read_status().get("status")
-    if status in ENDED:
-        raise UserError(str(run_dir.path), f"run already {ENDED[status]}; nothing to resume (start a new run)")
+    run_dir.check_resumable()
     check_environment(config)
     run_dir.acquire()
     try:

@@ -249,11 +249,12 @@ def cli_child(argv):
 def test_signal_keeps_the_run_and_resume_matches_an_uninterrupted_run(signame, tmp_path):
     """The CLI entry point in a forked process (warm, so quick): a signal
     after epoch 1, then `train --resume`, ends with the numbers of a run that
-    was never interrupted."""
+    was never interrupted. (A hang-up stops a run only with on_hangup = stop.)"""
+    hangup = ["--on-hangup", "stop"] if signame == "SIGHUP" else []
     reference = tmp_path / "reference"
-    assert cli.main(["train", *SLOW_TINY, "--run-dir", str(reference)]) == 0  # also warms up this process
+    assert cli.main(["train", *SLOW_TINY, *hangup, "--run-dir", str(reference)]) == 0  # also warms up this process
     run = tmp_path / "run"
-    child = fork.Process(target=cli_child, args=(["train", *SLOW_TINY, "--run-dir", str(run)],))
+    child = fork.Process(target=cli_child, args=(["train", *SLOW_TINY, *hangup, "--run-dir", str(run)],))
     child.start()
     wait_for(lambda: len(RunDir(run).read_metrics()) >= 1, child.is_alive)
     os.kill(child.pid, getattr(signal, signame))

@@ -6,6 +6,9 @@ mode with its own stack (F2-F5); F1 opens help; ctrl+p the command palette.
 """
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import sys
 import time
 from functools import partial
@@ -18,17 +21,20 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
+from lstm_core.cli import detach_from_terminal
 from lstm_core.config import RunConfig, load_config_file, load_toml
 from lstm_core.device import check_environment
 from lstm_core.errors import UserError
-from lstm_core.rundir import RunDir
+from lstm_core.rundir import ENDED, STALE, RunDir
 from lstm_core.trainer import StopFlag
 
 from .follow import checkpoint_preview
 from lstm_core.console_view import epoch_line
 from lstm_core.events import EpochRecord
 
+from .locale_check import utf8_problem
 from .messages import BatchesDone, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
+from .terminal import TerminalGone, hangup_aware
 from .screens.configure import ConfigureScreen
 from .screens.dialogs import ConfirmDialog, ErrorDialog
 from .screens.evaluate import EvaluateScreen
@@ -60,6 +66,8 @@ class FreqApp(App):
         self.session = TrainingSession()
         self.session_changed: Signal[bool] = Signal(self, "session-changed")  # payload: final
         self.stop_flag: Optional[StopFlag] = None
+        self.on_hangup = "continue"  # the training run's setting (config.on_hangup)
+        self.hung_up = False  # the terminal went away: the app has stopped drawing
         self.evaluation_target: Optional[str] = None
         self._follow_timer = None
         self._follow_run: Optional[RunDir] = None
@@ -72,6 +80,35 @@ class FreqApp(App):
         # screen is up avoids that. tests/test_app_terminal.py starts the
         # real app in a pseudo-terminal to keep it so.
         self.switch_mode("configure")
+        hangup = getattr(signal, "SIGHUP", None)
+        if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:  # nohup'd: stays ignored
+            asyncio.get_running_loop().add_signal_handler(hangup, self.terminal_hung_up)
+        if not self.is_headless and os.isatty(0):  # an idle app writes nothing: look once a second
+            self.set_interval(1.0, self._check_terminal)
+
+    def get_driver_class(self):
+        return hangup_aware(super().get_driver_class())
+
+    def _check_terminal(self) -> None:
+        if not os.isatty(0):  # a hung-up terminal answers no ioctl
+            self.terminal_hung_up()
+
+    def on_terminal_gone(self, message: TerminalGone) -> None:
+        self.terminal_hung_up()
+
+    def terminal_hung_up(self) -> None:
+        """SIGHUP: the terminal is gone (an SSH drop, a closed window). Stop
+        drawing and send all output nowhere. A run the worker trains goes on
+        to its end exactly as headless (on_hangup = continue) or stops at the
+        end of its batch, marked interrupted (stop); the process ends when
+        the worker does (run_app)."""
+        if self.hung_up:
+            return
+        detach_from_terminal()
+        self.hung_up = True
+        if self.training_active and self.stop_flag is not None and self.on_hangup == "stop":
+            self.stop_flag.request("interrupted")
+        self.exit(0)
 
     # ---- session updates (UI thread) ----------------------------------------
     def publish(self, final: bool = False) -> None:
@@ -93,28 +130,55 @@ class FreqApp(App):
         except UserError as exc:
             self.push_screen(ErrorDialog("Cannot start training", str(exc)))
             return False
+        from .worker import train_in_worker
+
+        self._launch(config, str(run_dir.path), partial(train_in_worker, config, run_dir), f"run directory {run_dir.path}")
+        return True
+
+    def resume_run(self, path: str) -> bool:
+        """Continue an interrupted or stale run in the app's worker, as
+        `freq-tui train --resume PATH` would (the same resume_training)."""
+        if self.training_active:
+            self.notify("A run is already training: stop it first (s on Train)", severity="warning")
+            return False
+        try:
+            run = RunDir.open(path)
+            config = run.read_config()
+            run.check_resumable()
+        except UserError as exc:
+            self.push_screen(ErrorDialog("Cannot resume run", str(exc)))
+            return False
+        self.stop_following()
+        from .worker import resume_in_worker
+
+        self._launch(config, str(run.path), partial(resume_in_worker, str(run.path)), f"resuming {run.path}",
+                     resumed=True)
+        return True
+
+    def _launch(self, config: RunConfig, run_dir: str, work, log_line: str, resumed: bool = False) -> None:
+        """`work(stop, post)` is the worker's body (worker.py)."""
         self.stop_flag = StopFlag()
-        self.session = TrainingSession(run_dir=str(run_dir.path), source="app", state="starting",
+        self.on_hangup = config.on_hangup
+        self.session = TrainingSession(run_dir=run_dir, source="app", state="starting", resumed=resumed,
                                        total_epochs=config.epochs, frequencies=list(config.frequencies))
-        self.session.add_log(f"run directory {run_dir.path}")
+        self.session.add_log(log_line)
         self.publish()
         # Show the Train screen first and start the worker once it is drawn:
         # building the screen then does not compete with the first epoch.
         self.switch_mode("train")
-        self.call_after_refresh(self._launch_training, config, run_dir, self.stop_flag)
-        return True
-
-    def _launch_training(self, config: RunConfig, run_dir: RunDir, stop: StopFlag) -> None:
-        from .worker import train_in_worker
-
-        self.run_worker(partial(train_in_worker, config, run_dir, stop, self.post_message),
-                        name="training", group="training", thread=True, exclusive=True, exit_on_error=False)
+        self.call_after_refresh(self.run_worker, partial(work, self.stop_flag, self.post_message),
+                                name="training", group="training", thread=True, exclusive=True, exit_on_error=False)
 
     def on_training_started(self, message: TrainingStarted) -> None:
         s, event = self.session, message.event
         s.state, s.device = "running", event.device
         s.total_epochs, s.batches_per_epoch, s.start_epoch = event.total_epochs, event.batches_per_epoch, event.start_epoch
         s.epoch, s.batch, s.epoch_started_at = event.start_epoch, 0, time.monotonic()
+        if s.resumed:  # the epochs before, as resume_training left them in metrics.jsonl
+            s.history = [EpochRecord.from_json(r) for r in RunDir(s.run_dir).read_metrics()
+                         if r.get("epoch", 0) < event.start_epoch]
+            s.log.extend(epoch_line(r) for r in s.history)
+            s.add_log(f"resumed from epoch {event.start_epoch - 1}")
         s.add_log(f"training on {event.device}: {event.total_epochs} epochs x {event.batches_per_epoch} updates")
         self.publish()
 
@@ -212,10 +276,10 @@ class FreqApp(App):
         if changed and not any(w.group == "follow-preview" and w.is_running for w in self.workers):
             self.run_worker(partial(checkpoint_preview, str(run.path)), name="follow-preview",
                             group="follow-preview", thread=True, exit_on_error=False)
-        status = run.read_status()
-        state = status.get("status", "running")
+        state = run.state()  # stale: the writer is gone
         if state != s.state:
-            s.state, s.message = state, status.get("message", "")
+            s.state = state
+            s.message = f"process gone; {run.resume_hint()}" if state == STALE else run.read_status().get("message", "")
             changed = True
         final = state != "running"
         if final:
@@ -225,7 +289,7 @@ class FreqApp(App):
                 results = None
             if results is not None:
                 self.evaluation_target = str(run.path)
-            s.add_log(f"run ended: {state}")
+            s.add_log(f"run ended: {state}" if state != STALE else f"stale (process gone): {run.resume_hint()}")
             self.stop_following(keep_session=True)
         if changed or final:
             # Polls come once a second at most: no need to throttle the redraw.
@@ -269,6 +333,17 @@ class FreqApp(App):
 
         self.push_screen(ConfirmDialog("Training is running. Stop it (checkpoints are kept) and quit?"), answered)
 
+    def action_resume(self) -> None:
+        """The palette's Resume: the run selected on Runs, else the stopped
+        or stale run the Train screen shows."""
+        if isinstance(self.screen, RunsScreen):
+            self.screen.action_resume()
+        elif self.session.run_dir and not self.session.active and self.session.state not in ENDED:
+            self.resume_run(self.session.run_dir)
+        else:
+            self.switch_mode("runs")
+            self.notify("Choose an interrupted or stale run and press R", title="Resume")
+
     def action_export(self) -> None:
         self.switch_mode("evaluate")
         self.call_after_refresh(lambda: self._screen_action("export"))
@@ -287,6 +362,8 @@ class FreqApp(App):
         yield SystemCommand("Start training", "Train with the configuration in the form", self._start_from_form)
         yield SystemCommand("Stop training", "Finish the current batch, keep checkpoints, mark the run cancelled",
                             self.action_stop_training)
+        yield SystemCommand("Resume run", "Continue an interrupted or stale run from its last.pt (Runs, key R)",
+                            self.action_resume)
         yield SystemCommand("Export report", "Write the report and PNG figures into the run directory",
                             self.action_export)
         yield SystemCommand("Extract audio", "Run the evaluated run's model on a WAV file (Evaluate, key a)",
@@ -307,6 +384,10 @@ class FreqApp(App):
 def run_app(config_path: Optional[str] = None, runs_root: str | Path = "runs") -> int:
     """Open the app, the form filled from `config_path` if given. A config
     file that cannot be read or is invalid is a one-line error, exit 2."""
+    problem = utf8_problem()
+    if problem:  # before Textual: boxes and braille would draw as garbage
+        print(f"freq-tui: error: {problem}", file=sys.stderr)
+        return 2
     settings: dict[str, Any] = {}
     if config_path:
         try:
@@ -316,7 +397,9 @@ def run_app(config_path: Optional[str] = None, runs_root: str | Path = "runs") -
             print(f"freq-tui: error: {exc}", file=sys.stderr)
             return exc.exit_code
     app = FreqApp(settings, runs_root=runs_root)
-    app.run()
+    app.run()  # returns once the worker's thread has ended too
+    if app.hung_up:
+        return 0
     if app.training_active:
         # Quit while training: the worker finishes its batch, evaluates and
         # writes the run's files before the process can end.

@@ -18,6 +18,7 @@ from lstm_core.events import EpochRecord, Preview
 class TrainingSession:
     run_dir: str = ""
     source: str = "none"  # none | app | follow
+    resumed: bool = False  # the app continues a stopped run (from epoch start_epoch - 1)
     state: str = "idle"  # idle | starting | running | evaluating | <final status from status.json>
     message: str = ""
     device: str = ""

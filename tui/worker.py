@@ -9,6 +9,7 @@ trainer (5 per second).
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Callable, Optional
 
 from textual.message import Message
@@ -16,7 +17,7 @@ from textual.message import Message
 from lstm_core.config import RunConfig
 from lstm_core.events import BatchProgress, EpochEnd, EpochRecord, Preview, RunEnded, RunStarted, TrainerEvent
 from lstm_core.rundir import RunDir
-from lstm_core.runner import run_training
+from lstm_core.runner import RunOutcome, resume_training, run_training
 from lstm_core.trainer import StopFlag
 
 from .messages import BatchesDone, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
@@ -55,15 +56,34 @@ class EventBridge:
 
 
 def train_in_worker(config: RunConfig, run_dir: RunDir, stop: StopFlag, post: Callable[[Message], object]) -> None:
-    """The body of the app's thread worker. Every outcome, an exception
-    included, ends in exactly one TrainingEnded or TrainingFailed message."""
-    bridge = EventBridge(post, str(run_dir.path))
+    """The body of the app's thread worker for a new run."""
+    _work(lambda bridge: run_training(config, run_dir=run_dir, on_event=bridge, stop=stop), str(run_dir.path), post)
+
+
+def resume_in_worker(path: str, stop: StopFlag, post: Callable[[Message], object]) -> None:
+    """The body of the app's thread worker continuing a run: the same
+    `resume_training` as `freq-tui train --resume`."""
+    _work(lambda bridge: resume_training(path, on_event=bridge, stop=stop), path, post)
+
+
+def _work(run: Callable[[EventBridge], RunOutcome], run_dir: str, post: Callable[[Message], object]) -> None:
+    """Every outcome, an exception included, ends in exactly one
+    TrainingEnded or TrainingFailed message. A post that fails (the app has
+    gone with its terminal, see FreqApp.hung_up) never stops the run."""
+    bridge = EventBridge(partial(_post_quietly, post), run_dir)
     try:
-        outcome = run_training(config, run_dir=run_dir, on_event=bridge, stop=stop)
+        outcome = run(bridge)
     except BaseException as exc:  # shown in a dialog; the app stays up
         bridge.flush()
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        post(TrainingFailed(f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__, str(run_dir.path)))
+        bridge.post(TrainingFailed(f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__, run_dir))
         return
     bridge.flush()
-    post(TrainingEnded(outcome))
+    bridge.post(TrainingEnded(outcome))
+
+
+def _post_quietly(post: Callable[[Message], object], message: Message) -> None:
+    try:
+        post(message)
+    except RuntimeError:  # the app's event loop is closed
+        pass

@@ -31,6 +31,7 @@ Train an LSTM to pull each pure sinusoid out of a noisy mixed signal.
 | space / c | Runs | mark runs / compare the marked runs side by side (Compare: l log y, Escape back) |
 | l | Train, Compare | loss chart on a log / linear y axis |
 | d | Evaluate | right chart: amplitude spectrum / phase and frequency drift |
+| R | Runs | resume an interrupted or stale run from its last.pt (palette: Resume run) |
 
 Under the literal noise (phase uniform in 0..2pi per sample) the input carries no
 information about the targets: predicting zero gives MSE 0.5. Compare the model

@@ -1,14 +1,13 @@
 """Runs: the run directories under the runs root, newest first.
 
 Enter opens a run on Evaluate; `a` attaches to a run that another process
-(a headless `freq-tui train`) is still writing and follows it on Train.
-Space marks runs and `c` opens the marked ones side by side (Compare).
+(a headless `freq-tui train`) is still writing and follows it on Train; `R`
+resumes an interrupted or stale run in the app. Space marks runs and `c`
+opens the marked ones side by side (Compare).
 """
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -19,56 +18,12 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from lstm_core.compare import load_runs
 from lstm_core.errors import UserError
-from lstm_core.rundir import CONFIG, RunDir
+from lstm_core.rundir import state_text
+from lstm_core.runlist import RunSummary, list_runs
 
 from ..evaluation import fmt
 from .compare import CompareScreen
 from .dialogs import ErrorDialog
-
-
-@dataclass
-class RunSummary:
-    path: Path
-    model: str
-    started: float
-    status: str
-    epochs: int
-    test_mse: Optional[float]
-
-
-def _pid_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def summarise_run(path: Path) -> RunSummary:
-    run = RunDir(path)
-    status = run.read_status()
-    try:
-        results = run.read_results() or {}
-    except UserError:  # damaged: listed without its results
-        results = {}
-    state = status.get("status", "unknown")
-    if state == "running" and not _pid_alive(status.get("pid")):
-        state = "stale"  # the writer died without marking the run
-    started = status.get("started") or path.stat().st_mtime
-    metrics = run.read_metrics()
-    return RunSummary(path, status.get("model") or results.get("model") or "?", float(started), state,
-                      len(metrics), results.get("test_mse", status.get("test_mse")))
-
-
-def list_runs(root: Path) -> list[RunSummary]:
-    if not root.is_dir():
-        return []
-    runs = [summarise_run(p) for p in root.iterdir() if p.is_dir() and (p / CONFIG).is_file()]
-    return sorted(runs, key=lambda r: (r.started, r.path.name), reverse=True)
 
 
 class RunsScreen(Screen):
@@ -76,8 +31,9 @@ class RunsScreen(Screen):
         # o and r: in the status line and F1 help; the footer is full at 80 columns
         Binding("o", "open", "Open", show=False),
         Binding("a", "attach", "Attach"),
+        Binding("R", "resume", "Resume"),
         Binding("r", "refresh", "Refresh", show=False),
-        Binding("space", "mark", "Mark", key_display="␣"),
+        Binding("space", "mark", "Mark", show=False),  # the status line says "space: mark"; c warns without marks
         Binding("c", "compare", "Compare"),
     ]
 
@@ -108,12 +64,13 @@ class RunsScreen(Screen):
         table.clear()
         for run in self.runs:
             started = time.strftime("%m-%d %H:%M", time.localtime(run.started))
-            table.add_row(self.name_cell(run), run.model, started, run.status, str(run.epochs), fmt(run.test_mse),
+            table.add_row(self.name_cell(run), run.model, started, state_text(run.status), str(run.epochs),
+                          fmt(run.test_mse),
                           key=str(run.path))
         self.marked = [path for path in self.marked if any(str(run.path) == path for run in self.runs)]
         count = f"{len(self.runs)} run(s) in {root}/" if self.runs else f"No runs in {root}/ yet"
         self.query_one("#runs-status", Static).update(
-            f"{count}. Enter or o: evaluate  a: attach to a run still training  r: rescan  "
+            f"{count}. Enter or o: evaluate  a: attach to a live run  R: resume  r: rescan  "
             "space: mark  c: compare the marked runs")
         table.focus()
 
@@ -163,3 +120,8 @@ class RunsScreen(Screen):
         run = self.selected()
         if run is not None:
             self.app.follow_run(str(run.path))
+
+    def action_resume(self) -> None:
+        run = self.selected()
+        if run is not None:
+            self.app.resume_run(str(run.path))

@@ -128,6 +128,8 @@ class TrainScreen(Screen):
         where = "followed" if session.source == "follow" else "training"
         device = f" on {session.device}" if session.device else ""
         note = f": {session.message}" if session.message and not session.active else ""
+        if session.resumed and session.state != "starting":
+            where = f"resumed from epoch {session.start_epoch - 1}, {where}"
         text = f"{session.state.upper()}{note}\n{where} {session.run_dir}{device}"
         if text != self._status_text:  # Static.update costs a layout pass
             self._status_text = text
