@@ -192,6 +192,11 @@ class RunConfig:
     cpu_threads: int = knob(
         1, group="output", help="Torch threads when training on the CPU (0: torch's default)", min=0, max=1024
     )
+    tensorboard: bool = knob(
+        False, group="output",
+        help="Also write each epoch's metrics as TensorBoard event files in the run directory "
+        "(needs pip install 'freq-lstm[tensorboard]')",
+    )
     on_hangup: str = knob(
         "continue", group="output",
         help="When the terminal hangs up (SIGHUP: an SSH drop, a closed window): continue = train to the end "
@@ -371,6 +376,11 @@ def validate(config: RunConfig) -> None:
         raise ConfigError("curriculum_start", f"must not exceed the {config.n_samples} samples of the signal")
     if len({config.train_seed, config.val_seed, config.test_seed}) != 3:
         raise ConfigError("val_seed", "train_seed, val_seed and test_seed must all differ")
+    if config.tensorboard:
+        from .tensorboard_log import EXTRA, available
+
+        if not available():
+            raise ConfigError("tensorboard", f"needs the optional extra: {EXTRA}")
 
 
 def parameter_count(config: RunConfig, n_frequencies: Optional[int] = None) -> int:

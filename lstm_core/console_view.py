@@ -60,37 +60,41 @@ def _fmt(value: float, digits: int = 6) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+def _mse_table(title: str, rows: list[tuple[str, float]]) -> Table:
+    table = Table(title=title)
+    table.add_column("Predictor")
+    table.add_column("Test MSE", justify="right")
+    for label, value in rows:
+        table.add_row(label, _fmt(value))
+    return table
+
+
 def print_results(console: Console, results: dict[str, Any]) -> None:
+    """Headline first, as in report.md: the verdict, test MSE next to the
+    baselines, per-frequency MSE and correlation; then the rest."""
     console.rule("EVALUATION RESULTS")
-    console.print(f"Training MSE:     {_fmt(results['train_mse'])}")
-    console.print(f"Test MSE:         {_fmt(results['test_mse'])}")
-    console.print(f"Test/Train ratio: {_fmt(results['ratio'], 3)}  ({results['ratio_verdict']})")
+    baselines, ablation, verdict = results.get("baselines"), results.get("ablation"), results.get("verdict")
+    if verdict:
+        colour = {"uses_signal": "green", "ignores_signal": "yellow", "learned_nothing": "red"}.get(verdict["code"], "white")
+        console.print(f"[bold {colour}]Verdict ({verdict['code']}):[/] {verdict['text']}", highlight=False)
+    rows = [("LSTM", results["test_mse"])]
+    if baselines:
+        rows += [("zero predictor (mean squared target)", baselines["zero_mse"]),
+                 ("band-pass reference (non-causal, fitted on train)", baselines["bandpass_mse"])]
+    console.print(_mse_table("Test MSE against the baselines", rows))
     table = Table(title="Per-frequency performance (correlation on the test set)")
     for column in ("#", "Hz", "Train MSE", "Test MSE", "Correlation"):
         table.add_column(column, justify="right")
     for i, row in enumerate(results["per_frequency"], 1):
         table.add_row(str(i), f"{row['hz']:g}", _fmt(row["train_mse"]), _fmt(row["test_mse"]), _fmt(row["correlation"], 4))
     console.print(table)
+    console.print(f"Training MSE:     {_fmt(results['train_mse'])}")
+    console.print(f"Test MSE:         {_fmt(results['test_mse'])}")
+    console.print(f"Test/Train ratio: {_fmt(results['ratio'], 3)}  ({results['ratio_verdict']})", highlight=False)
+    if ablation:
+        console.print(_mse_table("Input ablation (test MSE)", [("LSTM, S replaced by zeros", ablation["s_zero_mse"]),
+                                                               ("LSTM, S shuffled in time", ablation["s_shuffled_mse"])]))
     if "noisy_input" in results:  # see lstm_core/robustness.py
         snr = results.get("augment_snr_db") or 0
         console.print(f"Test MSE, S + white noise at {results['noisy_input']['snr_db']:g} dB: "
                       f"{_fmt(results['noisy_input']['test_mse'])}  (augmentation: {f'{snr:g} dB' if snr else 'off'})")
-    print_baselines(console, results)
-
-
-def print_baselines(console: Console, results: dict[str, Any]) -> None:
-    """What the model used: baselines, input ablation and the verdict."""
-    baselines, ablation, verdict = results.get("baselines"), results.get("ablation"), results.get("verdict")
-    if not (baselines and ablation and verdict):
-        return
-    table = Table(title="Baselines and input ablation (test MSE)")
-    table.add_column("Predictor")
-    table.add_column("Test MSE", justify="right")
-    table.add_row("LSTM", _fmt(results["test_mse"]))
-    table.add_row("zero predictor (mean squared target)", _fmt(baselines["zero_mse"]))
-    table.add_row("band-pass reference (non-causal, fitted on train)", _fmt(baselines["bandpass_mse"]))
-    table.add_row("LSTM, S replaced by zeros", _fmt(ablation["s_zero_mse"]))
-    table.add_row("LSTM, S shuffled in time", _fmt(ablation["s_shuffled_mse"]))
-    console.print(table)
-    colour = {"uses_signal": "green", "ignores_signal": "yellow", "learned_nothing": "red"}.get(verdict["code"], "white")
-    console.print(f"[bold {colour}]Verdict ({verdict['code']}):[/] {verdict['text']}", highlight=False)

@@ -16,7 +16,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 def print_report_paths(console, outcome) -> None:
     if outcome.report_paths:
-        console.print(f"Report: [bold]{outcome.report_paths[1]}[/] (and report.md, the five figures)")
+        console.print(f"Report: [bold]{outcome.report_paths[1]}[/] (and report.md, the figures)")
     elif outcome.report_error:
         console.print(f"[yellow]{outcome.report_error}[/]")
 
@@ -38,7 +38,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_dir.write_results(merged)
     console = Console()
     print_results(console, merged)
-    console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the five figures, results.json)")
+    console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the figures, results.json)")
     state = run_dir.state()
     if state == STALE:
         console.print(f"[yellow]Run status: {STALE_TEXT}[/]; {run_dir.resume_hint()}", highlight=False)
@@ -239,3 +239,18 @@ def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
         console.print(f"[yellow]Stopped: {started} of {repeats} runs started[/]")
         return EXIT_INTERRUPTED
     return EXIT_FAILED if any(s in ("diverged", "failed") for s in statuses) else EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Runs side by side from their files; every run is read and every
+    figure drawn before the first file is written."""
+    from .compare import load_runs, metrics_rows, write_comparison
+
+    runs = load_runs(args.runs)
+    paths = write_comparison(runs, args.out)
+    width = max(len(run.label) for run in runs)
+    verdicts, test_mse = metrics_rows(runs)[:2]
+    for run, verdict, mse in zip(runs, verdicts[1:], test_mse[1:]):
+        print(f"{run.label:<{width}}  test MSE {mse}  {verdict}")
+    print(f"Wrote {paths[0]}, {paths[1].name} and {len(paths) - 2} PNGs")
+    return EXIT_OK

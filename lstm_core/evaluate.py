@@ -15,7 +15,7 @@ from .data import SignalSet
 from .errors import UserError
 from .metrics import summarise
 from .trainer import to_device
-from .verdict import verdict
+from .verdict import ratio_label, verdict
 
 # Keys of an evaluation that hold arrays and never go into results.json.
 ARRAY_KEYS = ("predictions",)
@@ -52,6 +52,7 @@ def full_evaluation(model: torch.nn.Module, config: RunConfig, splits: dict[str,
     result["ablation"] = ablation(model, config, splits["test"], device)
     result["verdict"] = verdict(result["test_mse"], reference["zero_mse"], result["ablation"]["s_zero_mse"],
                                 result["ablation"]["s_shuffled_mse"], reference["bandpass_mse"])
+    result["ratio_verdict"] = ratio_label(result["ratio"], result["verdict"]["code"], result["targets_identical"])
     return result
 
 

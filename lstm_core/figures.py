@@ -1,4 +1,4 @@
-"""The five figures, drawn on the test set with matplotlib's Agg backend.
+"""The report's figures, drawn on the test set with matplotlib's Agg backend.
 
 Figures are built with matplotlib.figure.Figure and rendered to PNG bytes
 without pyplot, so no global state is touched and the app can draw them
@@ -17,11 +17,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .data import SignalSet
+from .drift import DRIFT_LIMIT_DEG, Drift
 from .metrics import amplitude_spectrum
 
 DPI = 150
 NAMES = ("graph1_single_frequency.png", "graph2_all_frequencies.png", "training_curves.png",
-         "fft_analysis.png", "error_distribution.png")
+         "fft_analysis.png", "error_distribution.png", "phase_drift.png")
 WINDOW_S = 2.0  # seconds of the test set shown in the time plots
 TARGET, OUTPUT, SIGNAL = "tab:green", "tab:blue", "0.6"
 AMPLITUDE = "Amplitude (a.u.)"
@@ -176,14 +177,49 @@ def error_distribution(test: SignalSet, output: np.ndarray) -> Figure:
     return figure
 
 
-def render_all(test: SignalSet, output: np.ndarray, history: Sequence[dict[str, Any]]) -> dict[str, bytes]:
-    """PNG bytes of the five figures, by file name."""
+def phase_drift(drift: Drift) -> Figure:
+    """Per frequency: the output's phase error against the target over time
+    (left) and its instantaneous frequency (right), test set."""
+    k_count = drift.frequencies.shape[0]
+    figure = Figure(figsize=(12, 2.6 * k_count + 0.6), layout="constrained")
+    axes = figure.subplots(k_count, 2, squeeze=False, sharex=True)
+    for k, hz in enumerate(drift.frequencies):
+        row = drift.summary[k]
+        error_ax, freq_ax = axes[k]
+        error_ax.plot(drift.t, drift.phase_error_deg[k], color=OUTPUT, linewidth=1.0)
+        error_ax.axhline(0, color=TARGET, linewidth=1.5)
+        for sign in (1, -1):
+            error_ax.axhline(sign * DRIFT_LIMIT_DEG, color="0.5", linestyle=":", linewidth=1.0)
+        rate = "" if row["drift_deg_per_s"] is None else f", drift {row['drift_deg_per_s']:+.1f}°/s"
+        error_ax.set_title(f"f{k + 1} = {hz:g} Hz: phase error{rate}")
+        error_ax.set_ylabel("Output − target phase (°)")
+        freq_ax.plot(drift.t, drift.frequency_hz[k], color=OUTPUT, linewidth=1.0, label="LSTM output")
+        freq_ax.axhline(hz, color=TARGET, linewidth=1.5, label=f"target {hz:g} Hz")
+        median = "" if row["output_hz"] is None else f", median {row['output_hz']:.3f} Hz"
+        freq_ax.set_title(f"f{k + 1}: instantaneous frequency of the output{median}")
+        freq_ax.set_ylabel("Frequency (Hz)")
+        if not np.isfinite(drift.phase_error_deg[k]).any():
+            for ax in (error_ax, freq_ax):
+                ax.text(0.5, 0.5, "no phase: the output hardly oscillates", ha="center", transform=ax.transAxes)
+        for ax in (error_ax, freq_ax):
+            ax.grid(alpha=0.3)
+        if k == 0:
+            freq_ax.legend(loc="upper right", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("Time (s)")
+    figure.suptitle(f"Phase and frequency drift on the test set (analytic signal; dotted: ±{DRIFT_LIMIT_DEG:g}°)")
+    return figure
+
+
+def render_all(test: SignalSet, output: np.ndarray, history: Sequence[dict[str, Any]], drift: Drift) -> dict[str, bytes]:
+    """PNG bytes of the figures, by file name."""
     figures = {
         "graph1_single_frequency.png": single_frequency(test, output),
         "graph2_all_frequencies.png": all_frequencies(test, output),
         "training_curves.png": training_curves(history, float(np.mean(test.targets ** 2))),
         "fft_analysis.png": fft_analysis(test, output),
         "error_distribution.png": error_distribution(test, output),
+        "phase_drift.png": phase_drift(drift),
     }
     return {name: to_png(figure) for name, figure in figures.items()}
 
@@ -204,4 +240,46 @@ def extraction_figure(result, model_name: str) -> Figure:
         ax.text(0.99, 0.9, f"input amplitude at {hz:g} Hz: {amp:.3g}", transform=ax.transAxes, ha="right", va="top",
                 fontsize=8)
     axes[-1].set_xlabel("time (s)")
+    return figure
+
+
+# ---- comparing runs (lstm_core/compare.py) ---------------------------------------
+def compare_losses(histories: dict[str, Sequence[dict[str, Any]]]) -> Figure:
+    """Validation (solid) and training (dashed) loss of several runs, one
+    colour per run, on a log axis."""
+    figure = Figure(figsize=(10, 5.5), layout="constrained")
+    ax = figure.add_subplot()
+    for i, (label, history) in enumerate(histories.items()):
+        colour = f"C{i % 10}"
+        epochs = [r["epoch"] for r in history]
+        ax.plot(epochs, [r["val_loss"] for r in history], "-", color=colour, linewidth=1.6, label=f"{label}: validation")
+        ax.plot(epochs, [r["train_loss"] for r in history], "--", color=colour, linewidth=1.0, label=f"{label}: train")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel("MSE loss (a.u.², log scale)")
+    ax.set_title("Loss per epoch")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return figure
+
+
+def compare_per_frequency(frequencies: Sequence[float], test_mse: dict[str, Sequence[float]],
+                          zero_mse: Sequence[float]) -> Figure:
+    """Test MSE per frequency, one bar per run; a dotted line at each run's
+    zero-predictor MSE (one line when the runs share their data)."""
+    figure = Figure(figsize=(10, 4.5), layout="constrained")
+    ax = figure.add_subplot()
+    x = np.arange(len(frequencies))
+    width = 0.8 / max(len(test_mse), 1)
+    for i, (label, values) in enumerate(test_mse.items()):
+        ax.bar(x + (i - (len(test_mse) - 1) / 2) * width, values, width, color=f"C{i % 10}", label=label)
+    for j, level in enumerate(sorted(set(round(float(z), 9) for z in zero_mse))):
+        ax.axhline(level, color="tab:red", linestyle=":", label="zero predictor" if j == 0 else None)
+    ax.set_xticks(x, [f"{hz:g} Hz" for hz in frequencies])
+    ax.set_yscale("log")
+    ax.set_ylabel("Test MSE (log scale)")
+    ax.set_title("Test MSE per frequency")
+    ax.grid(alpha=0.3, axis="y", which="both")
+    ax.legend(fontsize=8)
     return figure

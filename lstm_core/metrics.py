@@ -1,15 +1,11 @@
 """Metrics over all rows of a data set: MSE, test/train ratio, per-frequency
-MSE and Pearson correlation."""
+MSE and Pearson correlation. What the ratio means is said in verdict.py."""
 from __future__ import annotations
 
 import math
 from typing import Any
 
 import numpy as np
-
-# The guide's bands for test MSE / train MSE.
-RATIO_BANDS = ((1.2, "excellent generalisation"), (1.5, "good generalisation"),
-               (2.0, "some overfitting"), (math.inf, "significant overfitting"))
 
 
 def mse(prediction: np.ndarray, target: np.ndarray) -> float:
@@ -23,14 +19,6 @@ def correlation(prediction: np.ndarray, target: np.ndarray) -> float:
     if p.std() == 0 or t.std() == 0:
         return float("nan")
     return float(np.corrcoef(p, t)[0, 1])
-
-
-def ratio_verdict(ratio: float) -> str:
-    if not math.isfinite(ratio):
-        return "undefined (train MSE is zero)"
-    if ratio < 1.0:
-        return "test below train"
-    return next(label for bound, label in RATIO_BANDS if ratio < bound)
 
 
 def summarise(frequencies: np.ndarray, predictions: dict[str, np.ndarray], targets: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -48,7 +36,9 @@ def summarise(frequencies: np.ndarray, predictions: dict[str, np.ndarray], targe
         for k, hz in enumerate(frequencies)
     ]
     return {"train_mse": train_mse, "test_mse": test_mse, "ratio": ratio,
-            "ratio_verdict": ratio_verdict(ratio), "per_frequency": per_frequency}
+            # measured, for the ratio's label (lstm_core/verdict.py)
+            "targets_identical": bool(np.array_equal(targets["train"], targets["test"])),
+            "per_frequency": per_frequency}
 
 
 def amplitude_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,5 @@
 """The report of a run: report.md and a single-file report.html (figures
-embedded as base64, so it opens offline), plus the five PNGs, all in the
+embedded as base64, so it opens offline), plus the PNG figures, all in the
 run directory.
 
 Everything is computed and rendered in memory first and only then written,
@@ -16,7 +16,7 @@ import platform
 import re
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import matplotlib
 
@@ -28,12 +28,14 @@ from .errors import ConfigError, UserError
 from .evaluate import full_evaluation
 from .figures import NAMES as FIGURE_NAMES
 from .figures import render_all
+from .drift import DRIFT_LIMIT_DEG, VALID_ENVELOPE, Drift, phase_drift
 from .files import atomic_write_bytes, atomic_write_text
 from .rundir import CONFIG, RunDir, state_text
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 DATA_FIELDS = tuple(name for name, spec in FIELDS.items() if spec.metadata["group"] == "data")
+OWN_SECTION_FIGURES = ("graph2_all_frequencies.png", "phase_drift.png")  # shown in their own sections
 TRAINING_KEYS = ("status", "stop_reason", "epochs_run", "best_epoch", "best_val_loss", "train_time_s")
 
 FIGURE_CAPTIONS = {
@@ -42,6 +44,8 @@ FIGURE_CAPTIONS = {
     "training_curves.png": "Training and validation loss, and the learning rate, per epoch.",
     "fft_analysis.png": "Amplitude spectra of S, the target and the LSTM output on the test set.",
     "error_distribution.png": "Error histogram, prediction vs target, and RMS error over time (test set).",
+    "phase_drift.png": "Phase error of the LSTM output against each target over time, and the output's "
+                       "instantaneous frequency (test set, analytic signal).",
 }
 
 
@@ -132,10 +136,49 @@ def environment(results: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, list]]:
-    """The report as (title, blocks); a block is a paragraph (str) or a
-    table (header tuple, rows). Rendered to Markdown and HTML alike."""
-    config_rows = [(name, str(value)) for name, value in config.to_dict().items()]
+def _skill(mse: Any, zero_mse: Any) -> str:
+    """The share of the target power a predictor explains, 1 - MSE / zero MSE."""
+    if not (isinstance(mse, (int, float)) and isinstance(zero_mse, (int, float)) and zero_mse > 0
+            and math.isfinite(mse)):
+        return "n/a"
+    return f"{100 * (1.0 - mse / zero_mse):.0f}%"
+
+
+def settings_rows(config: RunConfig) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """(settings that differ from the defaults with their defaults, every setting)."""
+    values, defaults = config.to_dict(), RunConfig().to_dict()
+    changed = [(name, str(value), str(defaults[name])) for name, value in values.items() if value != defaults[name]]
+    return changed, [(name, str(value)) for name, value in values.items()]
+
+
+def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any], drift: Drift) -> list[tuple[str, list]]:
+    """The report as (title, blocks), headline first; a block is a paragraph
+    (str), a table (header tuple, rows), ("figure", name) or ("details",
+    summary, header, rows), a table folded away. Rendered to Markdown and
+    HTML alike."""
+    b, a, v = results["baselines"], results["ablation"], results["verdict"]
+    zero = b["zero_mse"]
+    headline = [
+        ("LSTM on the test set", _num(results["test_mse"]), _skill(results["test_mse"], zero)),
+        ("zero predictor (mean squared target)", _num(zero), "0%"),
+        (f"band-pass reference (non-causal, ±{b.get('bandpass_half_width_hz', float('nan')):g} Hz, fitted on train)",
+         _num(b["bandpass_mse"]), _skill(b["bandpass_mse"], zero)),
+    ]
+    per_frequency = [
+        (str(i), f"{row['hz']:g}", _num(row["train_mse"]), _num(row["test_mse"]), _num(row["correlation"], 4))
+        for i, row in enumerate(results["per_frequency"], 1)
+    ]
+    ablation_rows = [
+        ("LSTM with S replaced by zeros", _num(a["s_zero_mse"])),
+        ("LSTM with S shuffled in time", _num(a["s_shuffled_mse"])),
+    ]
+    noisy = results.get("noisy_input")
+    if noisy:  # the noise-augmentation check, when the run measured it
+        ablation_rows.append((f"LSTM with white noise on S at {noisy['snr_db']:g} dB SNR", _num(noisy["test_mse"])))
+    bandpass_rows = [
+        (f"{row['hz']:g}", _num(row["test_mse"]), _num(row.get("gain"), 4), _num(row.get("quadrature"), 4))
+        for row in b["bandpass_per_frequency"]
+    ]
     training_rows = [
         ("status", _num(summary["status"])),
         ("stop reason", _num(summary["stop_reason"])),
@@ -144,48 +187,47 @@ def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]
         ("best validation loss", _num(summary["best_val_loss"])),
         ("training time (s)", _num(summary["train_time_s"], 1)),
     ]
-    metric_rows = [
-        ("training MSE", _num(results["train_mse"])),
-        ("test MSE", _num(results["test_mse"])),
-        ("test/train ratio", f"{_num(results['ratio'], 3)} ({results['ratio_verdict']})"),
-    ]
-    per_frequency = [
-        (str(i), f"{row['hz']:g}", _num(row["train_mse"]), _num(row["test_mse"]), _num(row["correlation"], 4))
-        for i, row in enumerate(results["per_frequency"], 1)
-    ]
-    b, a, v = results["baselines"], results["ablation"], results["verdict"]
-    comparison = [
-        ("LSTM on the test set", _num(results["test_mse"])),
-        ("zero predictor (mean squared target)", _num(b["zero_mse"])),
-        (f"band-pass reference (non-causal, ±{b.get('bandpass_half_width_hz', float('nan')):g} Hz, fitted on train)",
-         _num(b["bandpass_mse"])),
-        ("LSTM with S replaced by zeros", _num(a["s_zero_mse"])),
-        ("LSTM with S shuffled in time", _num(a["s_shuffled_mse"])),
-    ]
-    noisy = results.get("noisy_input")
-    if noisy:  # the noise-augmentation check, when the run measured it
-        comparison.append((f"LSTM with white noise on S at {noisy['snr_db']:g} dB SNR", _num(noisy["test_mse"])))
-    bandpass_rows = [
-        (f"{row['hz']:g}", _num(row["test_mse"]), _num(row.get("gain"), 4), _num(row.get("quadrature"), 4))
-        for row in b["bandpass_per_frequency"]
-    ]
+    drift_rows = [(f"{row['hz']:g}", _num(row["output_hz"], 4), _num(row["drift_deg_per_s"], 2),
+                   "never" if row["limit_reached_s"] is None else _num(row["limit_reached_s"], 2),
+                   f"{100 * row['defined']:.0f}%") for row in drift.summary]
+    changed, every = settings_rows(config)
+    changed_block = ((("setting", "value", "default"), changed) if changed
+                     else "Every setting is the default.")
     return [
-        ("Configuration", [(("setting", "value"), config_rows)]),
-        ("Environment", [(("component", "version / device"), environment(results))]),
-        ("Training summary", [(("item", "value"), training_rows)]),
-        ("Metrics", ["MSE over all rows of each set.", (("metric", "value"), metric_rows)]),
+        ("Verdict", [f"**Verdict ({v['code']}):** {v['text']}"]),
+        ("Test MSE against the baselines", [
+            (("predictor", "test MSE", "target power explained"), headline),
+            f"Training MSE {_num(results['train_mse'])}; test/train ratio {_num(results['ratio'], 3)} "
+            f"({results['ratio_verdict']})."]),
         ("Per-frequency performance", [
             "Correlation is Pearson's r between output and target on the test set.",
             (("#", "Hz", "train MSE", "test MSE", "correlation"), per_frequency)]),
-        ("Baselines, ablation and verdict", [
-            "Train and test share identical targets, so MSE and ratio alone can mislead. "
-            "Test-set MSE of the model, of two baselines, and of the model with its input S taken away:",
-            (("predictor", "test MSE"), comparison),
+        ("All frequencies", [("figure", "graph2_all_frequencies.png")]),
+        ("Other figures", [("figure", name) for name in FIGURE_NAMES if name not in OWN_SECTION_FIGURES]),
+        ("Phase and frequency drift", [
+            "The phase of the LSTM output against each target over time, from the analytic signal: a model that "
+            f"times the waveform from the reset drifts. Samples where the output's envelope is below "
+            f"{100 * VALID_ENVELOPE:.0f}% of the target's have no phase and are left out.",
+            (("Hz", "output frequency (median, Hz)", "drift (°/s)", f"|phase error| ≥ {DRIFT_LIMIT_DEG:g}° from t (s)",
+              "samples with a phase"), drift_rows),
+            ("figure", "phase_drift.png")]),
+        ("Input ablation and band-pass reference", [
+            "Test-set MSE of the model with its input S taken away (what the verdict is measured from):",
+            (("predictor", "test MSE"), ablation_rows),
             "Band-pass reference per frequency (gain and quadrature coefficients fitted by least squares):",
-            (("Hz", "test MSE", "gain", "quadrature"), bandpass_rows),
-            f"**Verdict ({v['code']}):** {v['text']}"]),
-        ("Figures", [("figure", name) for name in FIGURE_NAMES]),
+            (("Hz", "test MSE", "gain", "quadrature"), bandpass_rows)]),
+        ("Training summary", [(("item", "value"), training_rows)]),
+        ("Environment", [(("component", "version / device"), environment(results))]),
+        ("Configuration", [
+            "Settings that differ from the defaults:" if changed else "",
+            changed_block,
+            ("details", f"All {len(every)} settings", ("setting", "value"), every)]),
     ]
+
+
+def section_id(heading: str) -> str:
+    """The HTML id of a section: its heading in lower case, words joined by '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", heading.lower()).strip("-")
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -194,16 +236,21 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)])
 
 
-def to_markdown(title: str, parts: list[tuple[str, list]]) -> str:
+def to_markdown(title: str, parts: list[tuple[str, list]], captions: Mapping[str, str] = FIGURE_CAPTIONS) -> str:
     out = [f"# {title}", ""]
     for heading, blocks in parts:
         out += [f"## {heading}", ""]
         for block in blocks:
             if isinstance(block, str):
+                if not block:
+                    continue
                 out.append(block)
             elif block[0] == "figure":
-                out.append(f"![{FIGURE_CAPTIONS[block[1]]}]({block[1]})")
-                out.append(f"*{FIGURE_CAPTIONS[block[1]]}*")
+                out.append(f"![{captions[block[1]]}]({block[1]})")
+                out.append(f"*{captions[block[1]]}*")
+            elif block[0] == "details":  # GitHub and most viewers fold <details> in Markdown too
+                out += [f"<details><summary>{html.escape(block[1])}</summary>", "", _md_table(*block[2:]), "",
+                        "</details>"]
             else:
                 out.append(_md_table(*block))
             out.append("")
@@ -228,25 +275,36 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 th{background:#f3f3f3}img{max-width:100%;border:1px solid #ddd}figure{margin:1.5em 0}
-figcaption{color:#555;font-style:italic}"""
+figcaption{color:#555;font-style:italic}#verdict p{font-size:1.15em;border-left:4px solid #888;padding-left:.6em}
+details summary{cursor:pointer;color:#444;margin:.5em 0}
+@media print{body{max-width:none;margin:0;padding:0;font-size:10pt;color:#000}
+h2{break-after:avoid}table,figure,tr{break-inside:avoid}img{border:0;max-height:45vh}
+th{background:none}details summary{display:none}}"""
+# Folded tables print unfolded: every browser prints a closed <details> closed.
+PRINT_SCRIPT = "addEventListener('beforeprint',()=>document.querySelectorAll('details').forEach(d=>d.open=true));"
 
 
-def to_html(title: str, parts: list[tuple[str, list]], pngs: dict[str, bytes]) -> str:
+def to_html(title: str, parts: list[tuple[str, list]], pngs: dict[str, bytes],
+            captions: Mapping[str, str] = FIGURE_CAPTIONS) -> str:
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+           f"<title>{html.escape(title)}</title><style>{STYLE}</style><script>{PRINT_SCRIPT}</script></head><body>",
            f"<h1>{html.escape(title)}</h1>"]
     for heading, blocks in parts:
-        out.append(f"<h2>{html.escape(heading)}</h2>")
+        out.append(f'<section id="{section_id(heading)}"><h2>{html.escape(heading)}</h2>')
         for block in blocks:
             if isinstance(block, str):
-                out.append(_html_text(block))
+                if block:
+                    out.append(_html_text(block))
             elif block[0] == "figure":
                 data = base64.b64encode(pngs[block[1]]).decode("ascii")
-                caption = html.escape(f"{block[1]}: {FIGURE_CAPTIONS[block[1]]}")
+                caption = html.escape(f"{block[1]}: {captions[block[1]]}")
                 out.append(f'<figure><img alt="{html.escape(block[1])}" src="data:image/png;base64,{data}">'
                            f"<figcaption>{caption}</figcaption></figure>")
+            elif block[0] == "details":
+                out.append(f"<details><summary>{html.escape(block[1])}</summary>{_html_table(*block[2:])}</details>")
             else:
                 out.append(_html_table(*block))
+        out.append("</section>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -254,7 +312,7 @@ def to_html(title: str, parts: list[tuple[str, list]], pngs: dict[str, bytes]) -
 # ---- export -----------------------------------------------------------------------
 def export_report(run_dir: RunDir | str | Path, results: Optional[dict[str, Any]] = None,
                   title: Optional[str] = None) -> list[Path]:
-    """Write report.md, report.html and the five PNGs into the run directory
+    """Write report.md, report.html and the PNG figures into the run directory
     and return their paths. `results` is an evaluation (with its arrays, as
     `full_evaluation` returns it); without one, best.pt is evaluated again."""
     run_dir = _as_run_dir(run_dir)
@@ -268,11 +326,12 @@ def export_report(run_dir: RunDir | str | Path, results: Optional[dict[str, Any]
         raise UserError(str(run_dir.path), "the predictions do not fit the run's test set (config.toml changed?)")
     summary = training_summary(run_dir, results)
 
-    pngs = render_all(test, output, run_dir.read_metrics())
+    drift = phase_drift(test.t, test.targets, output, test.frequencies, test.fs)
+    pngs = render_all(test, output, run_dir.read_metrics(), drift)
     title = title or f"freq-lstm report: {run_dir.path.name}"
-    parts = sections(config, results, summary)
+    parts = sections(config, results, summary, drift)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    parts[0][1].insert(0, f"Generated {stamp} from `{run_dir.path}`.")
+    dict(parts)["Environment"].insert(0, f"Generated {stamp} from `{run_dir.path}`.")
     markdown, page = to_markdown(title, parts), to_html(title, parts, pngs)
 
     paths = []

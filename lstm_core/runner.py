@@ -18,6 +18,7 @@ from .robustness import noisy_input_check
 from .report import export_report
 from .rundir import CONFIG, RunDir
 from .events import RunEnded
+from .tensorboard_log import with_tensorboard
 from .trainer import StopFlag, Trainer
 
 
@@ -76,6 +77,7 @@ def run_training(
         check_environment(config)  # nothing is created for a run this machine cannot do
         run_dir = RunDir.create(config, runs_root)
     try:
+        on_event = with_tensorboard(config.tensorboard, run_dir.path, on_event)
         return _train_in(run_dir, config, on_event, stop)
     finally:
         run_dir.release()
@@ -95,6 +97,7 @@ def resume_training(
     check_environment(config)
     run_dir.acquire()
     try:
+        on_event = with_tensorboard(config.tensorboard, run_dir.path, on_event)
         trainer = Trainer(config, run_dir, on_event=on_event, stop=stop)
         if run_dir.last_checkpoint.exists():
             _load_last(run_dir, config, trainer)

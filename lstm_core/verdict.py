@@ -17,6 +17,11 @@ power), so the same thresholds hold for any amplitude or frequency set:
 - S replaced by zeros is reported too, but only as context: zeros are unlike
   any training input, so they can hurt a model that takes no information
   from S.
+
+The test/train MSE ratio is labelled here too (`ratio_label`), from what the
+evaluation measured: a ratio near 1 is "generalisation" only when the test
+targets differ from the training targets and the model uses S; with
+identical targets it cannot show generalisation at all.
 """
 from __future__ import annotations
 
@@ -26,6 +31,11 @@ from typing import Any, Optional
 LEARNED_NOTHING_SKILL = 0.10
 USES_SIGNAL_COST = 0.10
 INFORMATIVE_REFERENCE_SKILL = 0.50  # band-pass reference explains half the target power
+# The guide's bands for test MSE / train MSE, meaningful only for a model that
+# uses S, measured on test targets that differ from the training targets.
+RATIO_BANDS = ((1.2, "excellent generalisation"), (1.5, "good generalisation"),
+               (2.0, "some overfitting"), (math.inf, "significant overfitting"))
+WHAT_IT_DID = {"learned_nothing": "learned nothing", "ignores_signal": "ignores S"}
 
 
 def _pct(x: float) -> str:
@@ -75,3 +85,16 @@ def verdict(test_mse: float, zero_mse: float, s_zero_mse: float, s_shuffled_mse:
             text += (f" S holds little or no usable information under this noise: the band-pass reference "
                      f"reaches only {bandpass_mse:.4f} against {zero_mse:.4f} for predicting zero.")
     return {"code": code, "text": text, "skill": skill, "shuffle_cost": shuffle_cost, "zero_cost": zero_cost}
+
+
+def ratio_label(ratio: float, verdict_code: str, targets_identical: bool, short: bool = False) -> str:
+    """What the test/train ratio can say, given what the evaluation measured.
+    `short`: the same in a few words, for a table cell."""
+    if targets_identical:
+        return ("same targets: no generalisation test" if short else
+                "cannot show generalisation: train and test share identical targets; see the verdict")
+    if not math.isfinite(ratio):
+        return "undefined (train MSE is zero)"
+    if verdict_code in WHAT_IT_DID:
+        return f"not generalisation: the model {WHAT_IT_DID[verdict_code]}" + ("" if short else " (see the verdict)")
+    return "test below train" if ratio < 1.0 else next(label for bound, label in RATIO_BANDS if ratio < bound)

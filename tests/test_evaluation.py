@@ -12,7 +12,7 @@ from lstm_core.data import generate, splits_for
 from lstm_core.errors import UserError
 from lstm_core.evaluate import full_evaluation, predict_signal, to_json
 from lstm_core.models import build_model
-from lstm_core.verdict import LEARNED_NOTHING_SKILL, USES_SIGNAL_COST, verdict
+from lstm_core.verdict import LEARNED_NOTHING_SKILL, USES_SIGNAL_COST, ratio_label, verdict
 
 CPU = torch.device("cpu")
 FREQS = [1.0, 3.0, 5.0, 7.0]
@@ -150,6 +150,43 @@ def test_verdict_thresholds_are_relative_to_the_target_power():
     assert verdict(0.1, 0.5, 0.1, 0.1 + USES_SIGNAL_COST * 0.5 - 1e-3)["code"] == "ignores_signal"
 
 
+# ---- the test/train ratio's label --------------------------------------------------------
+VERDICT_CASES = {  # (test, zero, S zeroed, S shuffled) MSEs that give each verdict
+    "uses_signal": (0.05, 0.5, 0.5, 0.5), "ignores_signal": (0.1, 0.5, 0.1, 0.1),
+    "learned_nothing": (0.49, 0.5, 0.5, 0.5)}
+
+
+@pytest.mark.parametrize("code", sorted(VERDICT_CASES))
+@pytest.mark.parametrize("ratio", [0.99, 1.006, 1.1, 1.3, 3.0])
+def test_ratio_with_identical_targets_never_claims_generalisation(code, ratio):
+    assert verdict(*VERDICT_CASES[code])["code"] == code
+    label = ratio_label(ratio, code, targets_identical=True)
+    assert "cannot show generalisation" in label and "see the verdict" in label
+    short = ratio_label(ratio, code, targets_identical=True, short=True)
+    assert short == "same targets: no generalisation test"
+    for text in (label, short):
+        assert "excellent" not in text and "good" not in text and "overfitting" not in text
+
+
+@pytest.mark.parametrize("code", ["learned_nothing", "ignores_signal"])
+def test_ratio_of_a_model_that_learned_nothing_is_never_generalisation(code):
+    for ratio in (0.9, 1.0, 1.05, 1.4, 1.9, 5.0):
+        label = ratio_label(ratio, code, targets_identical=False)
+        assert label.startswith("not generalisation") and "verdict" in label
+        assert ratio_label(ratio, code, targets_identical=False, short=True).startswith("not generalisation")
+    assert "learned nothing" in ratio_label(1.05, "learned_nothing", False)
+    assert "ignores S" in ratio_label(1.05, "ignores_signal", False)
+
+
+def test_ratio_bands_hold_for_a_model_that_uses_s_on_other_targets():
+    assert ratio_label(1.05, "uses_signal", False) == "excellent generalisation"
+    assert ratio_label(1.3, "uses_signal", False) == "good generalisation"
+    assert ratio_label(1.7, "uses_signal", False) == "some overfitting"
+    assert ratio_label(2.5, "uses_signal", False) == "significant overfitting"
+    assert ratio_label(0.9, "uses_signal", False) == "test below train"
+    assert ratio_label(math.inf, "uses_signal", False).startswith("undefined")
+
+
 # ---- the whole evaluation -------------------------------------------------------------
 def test_full_evaluation_reports_everything(tiny_config):
     config = tiny_config(noise="literal")
@@ -166,6 +203,10 @@ def test_full_evaluation_reports_everything(tiny_config):
     assert "predictions" not in to_json(result)
     # A model that cannot see S never "uses the signal".
     assert result["verdict"]["code"] != "uses_signal"
+    # Train and test share their targets, measured, and the ratio's label says what that means.
+    assert result["targets_identical"] is True
+    assert result["ratio_verdict"] == ratio_label(result["ratio"], result["verdict"]["code"], True)
+    assert "generalisation" not in result["ratio_verdict"].replace("cannot show generalisation", "")
 
 
 def test_full_evaluation_refuses_data_with_another_number_of_frequencies(tiny_config):

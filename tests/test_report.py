@@ -70,11 +70,44 @@ def test_html_is_a_single_file_with_embedded_figures(trained_run):
     assert "http://" not in page and "https://" not in page
 
 
+# Headline first: what a reader needs before anything else, then the rest.
+SECTION_ORDER = ("verdict", "test-mse-against-the-baselines", "per-frequency-performance", "all-frequencies",
+                 "other-figures", "phase-and-frequency-drift", "input-ablation-and-band-pass-reference", "training-summary", "environment",
+                 "configuration")
+
+
+def html_section_order(page: str) -> list[str]:
+    return re.findall(r'<section id="([^"]+)"', page)
+
+
+def test_html_report_puts_the_headline_first(trained_run):
+    page = (trained_run.run_dir.path / "report.html").read_text()
+    assert html_section_order(page) == list(SECTION_ORDER)
+    h1 = page.index("<h1>")
+    assert trained_run.run_dir.path.name in page[h1:page.index("</h1>")]
+    # the all-frequencies figure comes before any other figure, the verdict before any table
+    images = re.findall(r'<img alt="([^"]+)"', page)
+    assert images[0] == "graph2_all_frequencies.png" and sorted(images) == sorted(NAMES)
+    assert page.index(trained_run.results["verdict"]["text"][:40]) < page.index("<table>")
+    # configuration: the changed settings shown, the full list folded
+    config = page[page.index('<section id="configuration">'):]
+    assert "<details><summary>All " in config and "<th>default</th>" in config
+    changed = config[:config.index("<details>")]
+    assert "<td>hidden_size</td><td>8</td><td>64</td>" in changed and "<td>lr</td>" not in changed
+    assert "<td>lr</td>" in config[config.index("<details>"):]
+    assert "@media print" in page
+
+
+def test_markdown_report_has_the_same_order(trained_run):
+    text = (trained_run.run_dir.path / "report.md").read_text()
+    headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
+    from lstm_core.report import section_id
+    assert [section_id(h) for h in headings] == list(SECTION_ORDER)
+    assert "<details><summary>All " in text
+
+
 def test_report_has_every_section_and_measured_numbers(trained_run):
     text = (trained_run.run_dir.path / "report.md").read_text()
-    for heading in ("Configuration", "Environment", "Training summary", "Metrics", "Per-frequency performance",
-                    "Baselines, ablation and verdict", "Figures"):
-        assert f"## {heading}" in text, heading
     results = trained_run.results
     assert f"{results['test_mse']:.6f}" in text
     assert f"{results['baselines']['zero_mse']:.6f}" in text

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 import time
+
+import pytest
 from types import SimpleNamespace
 
 from textual.widgets import Button, DataTable, Input, RichLog
@@ -70,6 +72,13 @@ async def test_configure_train_evaluate_export(tmp_path):
         assert train.query_one("#wave-chart", LineChart).draws >= 1
         assert "FINISHED" in text_of(train, "#train-status")
         assert "2/2" in text_of(train, "#epochs-info")
+        loss_chart = train.query_one("#loss-chart", LineChart)
+        drawn = loss_chart.draws
+        assert "linear y" in loss_chart.shown_title
+        await pilot.press("l")  # the loss on a log axis, and back
+        assert train.log_y and "log y" in loss_chart.shown_title and loss_chart.draws == drawn + 1
+        await pilot.press("l")
+        assert not train.log_y and "linear y" in loss_chart.shown_title and loss_chart.draws == drawn + 2
         log_text = "\n".join(line.text for line in train.query_one("#log", RichLog).lines)
         assert re.search(r"epoch +2 ", log_text) and "test MSE" in log_text
         run_dir = RunDir(session.run_dir)
@@ -82,9 +91,9 @@ async def test_configure_train_evaluate_export(tmp_path):
         assert isinstance(evaluate, EvaluateScreen)
         assert evaluate.evaluation is not None
         assert evaluate.query_one("#per-frequency", DataTable).row_count == 4
-        status = text_of(evaluate, "#eval-status")
         results = run_dir.read_results()
-        assert f"test MSE {results['test_mse']:.5f}" in status
+        assert f"test MSE {results['test_mse']:.5f}" in text_of(evaluate, "#eval-ratio")
+        assert "cannot show generalisation" in text_of(evaluate, "#eval-ratio")
         assert evaluate.query_one("#pred-chart", LineChart).draws == 1
         await pilot.press("3")
         assert evaluate.frequency_index == 2
@@ -351,3 +360,102 @@ async def test_unusable_run_dir_is_an_error_dialog_not_a_crash(tmp_path):
         await pilot.press("escape")
         assert isinstance(app.screen, ConfigureScreen)
         assert not app.training_active
+
+
+async def test_drift_chart_shows_where_and_how_fast_the_output_drifts(tmp_path):
+    """An output 0.05 Hz fast drifts by 18 degrees per second: `d` shows it."""
+    import numpy as np
+    from pathlib import Path
+
+    from tui.evaluation import RunEvaluation
+
+    fs, frequencies = 100.0, np.array([2.0, 5.0])
+    t = np.arange(1000) / fs
+    targets = np.sin(2 * np.pi * frequencies[:, None] * t)
+    predictions = np.sin(2 * np.pi * (frequencies[:, None] + 0.05) * t)
+    results = {"train_mse": 0.1, "test_mse": 0.1, "ratio": 1.0, "ratio_verdict": "", "per_frequency": [],
+               "verdict": {"code": "uses_signal", "text": "x"}}
+    evaluation = RunEvaluation(Path("runs/synthetic"), build_config(TINY), {"status": "finished"}, results,
+                               t, targets.sum(axis=0), targets, predictions, frequencies, fs)
+    app = FreqApp(TINY, runs_root=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("evaluate")
+        await pilot.pause()
+        screen = app.screen
+        screen.show(evaluation)
+        await pilot.pause()
+        chart = screen.query_one("#spectrum-chart", LineChart)
+        assert chart.shown_title.startswith("Amplitude spectrum")
+        drawn = chart.draws
+        footer = " ".join(b.binding.description for b in screen.active_bindings.values() if b.binding.show)
+        assert "Drift" in footer
+        await pilot.press("d")
+        assert screen.show_drift and chart.draws == drawn + 1
+        row = evaluation.drift.summary[0]
+        assert row["drift_deg_per_s"] == pytest.approx(18.0, rel=0.05)
+        assert row["output_hz"] == pytest.approx(2.05, abs=0.01)
+        assert f"{row['drift_deg_per_s']:+.1f}°/s" in chart.shown_title
+        await pilot.press("f")
+        assert screen.frequency_index == 1 and chart.draws == drawn + 2
+        await pilot.press("d")
+        assert not screen.show_drift and chart.draws == drawn + 3
+
+
+async def test_runs_are_marked_with_space_and_compared_side_by_side(tmp_path, monkeypatch):
+    import re
+    import shutil
+
+    from tui.screens.compare import CompareScreen
+
+    monkeypatch.chdir(tmp_path)
+    first = run_training(build_config({**TINY, "run_name": "small"}), runs_root="runs")
+    second = run_training(build_config({**TINY, "run_name": "wide", "hidden_size": 12}), runs_root="runs")
+    other = tmp_path / "runs" / "other-frequencies"  # a copy that says it was trained on other frequencies
+    shutil.copytree(first.run_dir.path, other)
+    config = (other / "config.toml").read_text()
+    (other / "config.toml").write_text(re.sub(r"frequencies = \[[^\]]*\]", "frequencies = [2.0, 4.0]", config))
+    app = FreqApp(TINY, runs_root="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f5")
+        screen = app.screen
+        table = screen.query_one("#runs", DataTable)
+        assert table.row_count == 3
+        footer = " ".join(b.binding.description for b in screen.active_bindings.values() if b.binding.show)
+        assert "Compare" in footer and "space: mark" in text_of(screen, "#runs-status")
+        await pilot.press("c")  # nothing marked: a warning, no screen
+        assert app.screen is screen
+        by_name = {run.path.name: i for i, run in enumerate(screen.runs)}
+        # mark the two comparable runs (space marks and moves down)
+        table.move_cursor(row=by_name[second.run_dir.path.name])
+        await pilot.press("space")
+        table.move_cursor(row=by_name[first.run_dir.path.name])
+        await pilot.press("space")
+        assert screen.marked == [str(second.run_dir.path), str(first.run_dir.path)]
+        assert table.get_row_at(by_name[first.run_dir.path.name])[0] == f"● {first.run_dir.path.name}"
+        await pilot.press("c")
+        await pilot.pause()
+        compare = app.screen
+        assert isinstance(compare, CompareScreen)
+        assert [run.path for run in compare.runs] == [second.run_dir.path, first.run_dir.path]
+        settings = compare.query_one("#compare-settings", DataTable)
+        rows = [settings.get_row_at(i) for i in range(settings.row_count)]
+        assert rows == [["hidden_size", "12", "8"], ["run_name", "wide", "small"]]
+        metrics = compare.query_one("#compare-metrics", DataTable)
+        metric_rows = {metrics.get_row_at(i)[0]: metrics.get_row_at(i)[1:] for i in range(metrics.row_count)}
+        assert metric_rows["test MSE"] == [f"{second.results['test_mse']:.6f}", f"{first.results['test_mse']:.6f}"]
+        assert metric_rows["verdict"] == [second.results["verdict"]["code"], first.results["verdict"]["code"]]
+        assert all("no generalisation test" in cell for cell in metric_rows["test/train ratio"])
+        chart = compare.query_one("#compare-loss", LineChart)
+        assert compare.log_y and "log y" in chart.shown_title and chart.draws == 1
+        await pilot.press("l")
+        assert not compare.log_y and "linear y" in chart.shown_title and chart.draws == 2
+        await pilot.press("escape")
+        assert app.screen is screen
+
+        # a run of other frequencies cannot join: an error dialog, no compare screen
+        table.move_cursor(row=by_name[other.name])
+        await pilot.press("space")
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDialog)
+        assert "same frequencies" in text_of(app.screen, "#error-text")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from lstm_core.config import RunConfig
 from lstm_core.data import generate_for
+from lstm_core.drift import Drift, phase_drift
 from lstm_core.errors import UserError
 from lstm_core.metrics import amplitude_spectrum  # noqa: F401  (the Evaluate screen draws it)
 from lstm_core.report import evaluate_run as core_evaluate_run
@@ -33,6 +35,11 @@ class RunEvaluation:
     predictions: np.ndarray  # (K, N) model output on the test set
     frequencies: np.ndarray  # (K,)
     fs: float
+
+    @cached_property
+    def drift(self) -> Drift:
+        """Phase error and instantaneous frequency of the output (lstm_core.drift)."""
+        return phase_drift(self.t, self.targets, self.predictions, self.frequencies, self.fs)
 
 
 def evaluate_run(path: str | Path) -> RunEvaluation:

@@ -38,8 +38,9 @@ class EvaluateScreen(Screen):
     BINDINGS = [
         Binding("x", "export", "Export"),
         Binding("r", "reload", "Re-evaluate", show=False),  # in F1 help; the footer is full at 80 columns
-        Binding("f", "next_frequency", "Next Hz"),
+        Binding("f", "next_frequency", "Next Hz", show=False),  # the chart titles say "1-4, f"; the footer is full
         Binding("v", "verdict", "Verdict"),
+        Binding("d", "toggle_drift", "Drift"),
         Binding("a", "extract_audio", "Audio", show=False),  # in F1 help and the palette; the footer is full
         Binding("1", "frequency(0)", "f1", show=False),
         Binding("2", "frequency(1)", "f2", show=False),
@@ -52,16 +53,20 @@ class EvaluateScreen(Screen):
         self.evaluation: Optional[RunEvaluation] = None
         self.loading: Optional[str] = None
         self.frequency_index = 0
+        self.show_drift = False  # the right chart: amplitude spectrum, or phase and frequency drift (d)
         self.exported: list[Path] = []
         self.extracted = None  # the last lstm_core.audio.Extraction
 
     def compose(self) -> ComposeResult:
         yield Header()
+        # Headline first, as in report.html: run, verdict, test MSE next to
+        # the baselines, per-frequency MSE and correlation; then the charts.
         yield Static("No run to evaluate: train one (F2) or open one on Runs (F5).", id="eval-status")
-        with Horizontal(id="eval-tables"):
-            yield DataTable(id="per-frequency", cursor_type="row", zebra_stripes=False)
-            yield DataTable(id="baselines", cursor_type="row")
         yield Static("", id="verdict")
+        with Horizontal(id="eval-tables"):
+            yield DataTable(id="baselines", cursor_type="row")
+            yield DataTable(id="per-frequency", cursor_type="row", zebra_stripes=False)
+        yield Static("", id="eval-ratio")
         with Horizontal(id="eval-charts"):
             yield LineChart("Prediction vs target", id="pred-chart")
             yield LineChart("Spectrum", id="spectrum-chart")
@@ -125,7 +130,8 @@ class EvaluateScreen(Screen):
         status = evaluation.status.get("status", "unknown")
         ratio = f"{fmt(results.get('ratio'), 3)} ({results.get('ratio_verdict', '')})"
         self.query_one("#eval-status", Static).update(
-            f"{evaluation.run_dir}  {evaluation.config.model}, noise {evaluation.config.noise}, {status}\n"
+            f"{evaluation.run_dir}  {evaluation.config.model}, noise {evaluation.config.noise}, {status}")
+        self.query_one("#eval-ratio", Static).update(
             f"train MSE {fmt(results.get('train_mse'))}  test MSE {fmt(results.get('test_mse'))}  ratio {ratio}")
 
         table = self.query_one("#per-frequency", DataTable)
@@ -159,6 +165,9 @@ class EvaluateScreen(Screen):
             Series("target", evaluation.targets[k, :n], marker="dot", color="green"),
         ], title=f"f{k + 1} = {hz:g} Hz, test set (1-4, f)", xlabel="t [s]")
 
+        if self.show_drift:
+            self.draw_drift(k)
+            return
         freqs, spec_input = amplitude_spectrum(evaluation.signal, evaluation.fs)
         _, spec_target = amplitude_spectrum(evaluation.targets[k], evaluation.fs)
         _, spec_pred = amplitude_spectrum(evaluation.predictions[k], evaluation.fs)
@@ -168,7 +177,19 @@ class EvaluateScreen(Screen):
             Series("input S", spec_input[keep], marker="dot", color="blue"),
             Series("target", spec_target[keep], marker="x", color="green"),
             Series("prediction", spec_pred[keep], marker="braille", color="magenta"),
-        ], title=f"Amplitude spectrum, f{k + 1}", xlabel="Hz")
+        ], title=f"Amplitude spectrum, f{k + 1} (d: drift)", xlabel="Hz")
+
+    def draw_drift(self, k: int) -> None:
+        """The output's phase error against the target (left axis, degrees)
+        and its instantaneous frequency (right axis, Hz) over the test set."""
+        drift = self.evaluation.drift
+        row = drift.summary[k]
+        rate = "no phase" if row["drift_deg_per_s"] is None else f"{row['drift_deg_per_s']:+.1f}°/s"
+        self.query_one("#spectrum-chart", LineChart).show(drift.t, [
+            Series("phase error °", drift.phase_error_deg[k], marker="braille", color="magenta"),
+            # rounded: a steady frequency would otherwise label its axis with float noise
+            Series("output Hz (right)", np.round(drift.frequency_hz[k], 3), marker="dot", color="cyan", yside="right"),
+        ], title=f"Drift f{k + 1}: {rate} (d: spectrum)", xlabel="t [s]")
 
     # ---- actions --------------------------------------------------------------
     def action_frequency(self, index: int) -> None:
@@ -183,6 +204,10 @@ class EvaluateScreen(Screen):
     def action_verdict(self) -> None:
         if self.verdict_text():
             self.app.push_screen(TextDialog("Verdict", self.verdict_text()))
+
+    def action_toggle_drift(self) -> None:
+        self.show_drift = not self.show_drift
+        self.draw_charts()
 
     def action_next_frequency(self) -> None:
         if self.evaluation is not None:

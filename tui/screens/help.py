@@ -28,6 +28,9 @@ Train an LSTM to pull each pure sinusoid out of a noisy mixed signal.
 | r | Evaluate / Runs | re-evaluate / rescan the runs folder |
 | a | Evaluate | run the model on a WAV file: components (npz, csv, png) into the run directory |
 | Enter or o / a | Runs | evaluate the run / attach to a run another process is writing |
+| space / c | Runs | mark runs / compare the marked runs side by side (Compare: l log y, Escape back) |
+| l | Train, Compare | loss chart on a log / linear y axis |
+| d | Evaluate | right chart: amplitude spectrum / phase and frequency drift |
 | R | Runs | resume an interrupted or stale run from its last.pt (palette: Resume run) |
 
 Under the literal noise (phase uniform in 0..2pi per sample) the input carries no

@@ -2,7 +2,8 @@
 
 Enter opens a run on Evaluate; `a` attaches to a run that another process
 (a headless `freq-tui train`) is still writing and follows it on Train; `R`
-resumes an interrupted or stale run in the app.
+resumes an interrupted or stale run in the app. Space marks runs and `c`
+opens the marked ones side by side (Compare).
 """
 from __future__ import annotations
 
@@ -15,23 +16,31 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from lstm_core.compare import load_runs
+from lstm_core.errors import UserError
 from lstm_core.rundir import state_text
 from lstm_core.runlist import RunSummary, list_runs
 
 from ..evaluation import fmt
+from .compare import CompareScreen
+from .dialogs import ErrorDialog
 
 
 class RunsScreen(Screen):
     BINDINGS = [
-        Binding("o", "open", "Open"),
+        # o and r: in the status line and F1 help; the footer is full at 80 columns
+        Binding("o", "open", "Open", show=False),
         Binding("a", "attach", "Attach"),
         Binding("R", "resume", "Resume"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("r", "refresh", "Refresh", show=False),
+        Binding("space", "mark", "Mark", show=False),  # the status line says "space: mark"; c warns without marks
+        Binding("c", "compare", "Compare"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.runs: list[RunSummary] = []
+        self.marked: list[str] = []  # run paths marked for Compare, in the order marked
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -41,7 +50,8 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "Runs"
-        self.query_one("#runs", DataTable).add_columns("run", "model", "started", "status", "epochs", "test MSE")
+        self.name_column = self.query_one("#runs", DataTable).add_columns(
+            "run", "model", "started", "status", "epochs", "test MSE")[0]
         self.action_refresh()
 
     def on_screen_resume(self) -> None:
@@ -54,11 +64,14 @@ class RunsScreen(Screen):
         table.clear()
         for run in self.runs:
             started = time.strftime("%m-%d %H:%M", time.localtime(run.started))
-            table.add_row(run.path.name, run.model, started, state_text(run.status), str(run.epochs), fmt(run.test_mse),
+            table.add_row(self.name_cell(run), run.model, started, state_text(run.status), str(run.epochs),
+                          fmt(run.test_mse),
                           key=str(run.path))
+        self.marked = [path for path in self.marked if any(str(run.path) == path for run in self.runs)]
         count = f"{len(self.runs)} run(s) in {root}/" if self.runs else f"No runs in {root}/ yet"
         self.query_one("#runs-status", Static).update(
-            f"{count}. Enter or o: evaluate  a: attach to a live run  R: resume")
+            f"{count}. Enter or o: evaluate  a: attach to a live run  R: resume  r: rescan  "
+            "space: mark  c: compare the marked runs")
         table.focus()
 
     def selected(self) -> Optional[RunSummary]:
@@ -74,6 +87,34 @@ class RunsScreen(Screen):
         run = self.selected()
         if run is not None:
             self.app.open_evaluation(str(run.path))
+
+    def name_cell(self, run: RunSummary) -> str:
+        return f"● {run.path.name}" if str(run.path) in self.marked else run.path.name
+
+    def action_mark(self) -> None:
+        run = self.selected()
+        if run is None:
+            return
+        path = str(run.path)
+        if path in self.marked:
+            self.marked.remove(path)
+        else:
+            self.marked.append(path)
+        table = self.query_one("#runs", DataTable)
+        table.update_cell(path, self.name_column, self.name_cell(run), update_width=True)
+        if table.cursor_row is not None and table.cursor_row + 1 < table.row_count:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_compare(self) -> None:
+        if len(self.marked) < 2:
+            self.notify("Mark two or more runs with space first", severity="warning")
+            return
+        try:
+            runs = load_runs(self.marked)
+        except UserError as exc:
+            self.app.push_screen(ErrorDialog("Cannot compare these runs", str(exc)))
+            return
+        self.app.push_screen(CompareScreen(runs))
 
     def action_attach(self) -> None:
         run = self.selected()

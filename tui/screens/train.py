@@ -27,12 +27,13 @@ CHART_INTERVAL_S = 1.0  # plotext figures cost tens of ms each to build
 class TrainScreen(Screen):
     BINDINGS = [
         Binding("s", "stop", "Stop"),
-        Binding("f", "next_frequency", "Next Hz"),
+        Binding("f", "next_frequency", "Next Hz", show=False),  # the chart title says "1-4, f"; the footer is full
         Binding("1", "frequency(0)", "Hz 1", show=False),
         Binding("2", "frequency(1)", "Hz 2", show=False),
         Binding("3", "frequency(2)", "Hz 3", show=False),
         Binding("4", "frequency(3)", "Hz 4", show=False),
         Binding("e", "evaluate", "Evaluate"),
+        Binding("l", "toggle_log", "Log y"),
     ]
 
     def __init__(self) -> None:
@@ -47,6 +48,7 @@ class TrainScreen(Screen):
         self._drawn_run = None
         self._status_text = ""
         self._last_chart_draw = 0.0
+        self.log_y = False  # the loss chart's y axis (l): losses span 0.5 to 0.001
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -151,8 +153,8 @@ class TrainScreen(Screen):
             self.query_one("#batches-info", InfoLine).text = (
                 f"{session.batch}/{session.batches_per_epoch}{loss} eta {eta}")
 
-    def draw_loss(self, session: TrainingSession) -> None:
-        if len(session.history) == self._drawn_epochs:
+    def draw_loss(self, session: TrainingSession, force: bool = False) -> None:
+        if len(session.history) == self._drawn_epochs and not force:
             return
         self._drawn_epochs = len(session.history)
         chart = self.query_one("#loss-chart", LineChart)
@@ -163,7 +165,7 @@ class TrainScreen(Screen):
         chart.show(epochs, [
             Series("train", [r.train_loss for r in session.history], marker="dot", color="cyan"),
             Series("val", [r.val_loss for r in session.history], marker="x", color="orange"),
-        ], xlabel="epoch")
+        ], title=f"Loss (MSE), {'log' if self.log_y else 'linear'} y (l)", xlabel="epoch", ylog=self.log_y)
 
     def draw_wave(self, session: TrainingSession) -> None:
         preview = session.preview
@@ -204,6 +206,10 @@ class TrainScreen(Screen):
         count = preview.output.shape[0] if preview is not None and preview.output.size else 1
         self.frequency_index = (self.frequency_index + 1) % max(count, 1)
         self.draw_wave(self.session)
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self.draw_loss(self.session, force=True)
 
     def action_evaluate(self) -> None:
         if not self.session.run_dir:

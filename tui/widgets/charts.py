@@ -23,6 +23,7 @@ class Series:
     marker: str = "braille"
     color: str = "default"
     x: Sequence[float] | None = None  # defaults to the chart's x
+    yside: str = "left"  # "right": a second y axis, for a series in other units
 
 
 class LineChart(PlotextPlot):
@@ -32,6 +33,7 @@ class LineChart(PlotextPlot):
         super().__init__(id=id, classes=classes)
         self.title = title
         self.draws = 0  # how many times data was set: tests check charts moved
+        self.shown_title = title
         self.version = 0  # bumped on every change, data or not: keys the render cache
         self._cache: tuple[tuple, Text] | None = None
         self._empty()
@@ -63,7 +65,8 @@ class LineChart(PlotextPlot):
              xlabel: str = "", ylog: bool = False) -> None:
         plt = self.plt
         plt.clear_figure()
-        plt.title(title or self.title)
+        self.shown_title = title or self.title
+        plt.title(self.shown_title)
         if xlabel:
             plt.xlabel(xlabel)
         # Braille gives two dots per column: more points than that cannot
@@ -79,7 +82,8 @@ class LineChart(PlotextPlot):
             if ylog:
                 keep &= ys > 0
             if keep.any():
-                plt.plot(xs[keep].tolist(), ys[keep].tolist(), label=s.label, marker=s.marker, color=s.color)
+                plt.plot(xs[keep].tolist(), ys[keep].tolist(), label=s.label, marker=s.marker, color=s.color,
+                         yside=s.yside)
         if ylog:
             plt.yscale("log")
         self.draws += 1

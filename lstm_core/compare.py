@@ -1,0 +1,179 @@
+"""Runs side by side: `freq-tui compare RUN RUN [RUN...] --out DIR` and the
+app's Compare screen read the same tables from here.
+
+A comparison is read from the run directories' files only (config.toml,
+results.json, metrics.jsonl): nothing is evaluated again. Runs trained on
+different frequency lists are refused (their per-frequency numbers do not
+line up). compare.md, a single-file compare.html and the PNGs are rendered in
+memory and written only once every run has been read and every figure drawn.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from .config import FIELDS, RunConfig
+from .errors import UserError
+from .rundir import RunDir
+from .verdict import ratio_label
+
+COMPARE_MD = "compare.md"
+COMPARE_HTML = "compare.html"
+LOSS_PNG = "compare_loss.png"
+PER_FREQUENCY_PNG = "compare_per_frequency.png"
+CAPTIONS = {
+    LOSS_PNG: "Validation (solid) and training (dashed) loss per epoch, log scale, one colour per run.",
+    PER_FREQUENCY_PNG: "Test MSE per frequency, one bar per run, log scale; dotted: the zero predictor.",
+}
+IGNORED_SETTINGS = ("run_dir",)  # always differs; the run's name says which directory it is
+
+
+@dataclass
+class ComparedRun:
+    label: str  # the directory name, or the whole path where two names clash
+    path: Path
+    config: RunConfig
+    results: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+def load_runs(paths: Sequence[str | Path]) -> list[ComparedRun]:
+    """Read every run, refusing (UserError, one line) fewer than two runs, a
+    run without results.json, and runs of different frequency lists."""
+    if len(paths) < 2:
+        raise UserError("compare", "needs at least two runs")
+    runs = []
+    for path in paths:
+        run_dir = RunDir.open(path)
+        config = run_dir.read_config()
+        results = run_dir.read_results()
+        if results is None:
+            raise UserError(str(run_dir.path), "has no results.json (still training, or no epoch finished)")
+        runs.append(ComparedRun(run_dir.path.name, run_dir.path, config, results, run_dir.read_metrics()))
+    first = runs[0]
+    for run in runs[1:]:
+        if run.config.frequencies != first.config.frequencies:
+            raise UserError(str(run.path), f"was trained on frequencies {_hz(run.config.frequencies)} but "
+                                           f"{first.path} on {_hz(first.config.frequencies)}: only runs of the "
+                                           f"same frequencies compare")
+    names = [run.label for run in runs]
+    if len(set(names)) < len(names):
+        for run in runs:
+            run.label = str(run.path)
+    return runs
+
+
+def _hz(frequencies: Sequence[float]) -> str:
+    return ",".join(f"{hz:g}" for hz in frequencies)
+
+
+def _num(value: Any, digits: int = 6) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def differing_settings(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
+    """(setting, value in each run) for every setting that is not the same in all."""
+    rows = []
+    for name in FIELDS:
+        if name in IGNORED_SETTINGS:
+            continue
+        values = [str(getattr(run.config, name)) for run in runs]
+        if len(set(values)) > 1:
+            rows.append((name, *values))
+    return rows
+
+
+def ratio_text(results: dict[str, Any]) -> str:
+    """The ratio with its label, derived again from the numbers (results.json
+    written before the targets were compared has no targets_identical; every
+    generated split shares its targets, data.generate)."""
+    code = (results.get("verdict") or {}).get("code", "")
+    ratio = results.get("ratio", float("nan"))
+    return f"{_num(ratio, 3)} ({ratio_label(ratio, code, results.get('targets_identical', True), short=True)})"
+
+
+def metrics_rows(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
+    """(metric, value in each run): the verdict, test MSE against the
+    baselines, the ablation, training facts."""
+    def row(label, get):
+        return (label, *(get(run.results) for run in runs))
+
+    def nested(key, sub):
+        return lambda r: _num((r.get(key) or {}).get(sub))
+
+    return [
+        row("verdict", lambda r: (r.get("verdict") or {}).get("code", "n/a")),
+        row("test MSE", lambda r: _num(r.get("test_mse"))),
+        row("zero predictor", nested("baselines", "zero_mse")),
+        row("band-pass reference", nested("baselines", "bandpass_mse")),
+        row("S shuffled in time", nested("ablation", "s_shuffled_mse")),
+        row("S replaced by zeros", nested("ablation", "s_zero_mse")),
+        row("train MSE", lambda r: _num(r.get("train_mse"))),
+        row("test/train ratio", ratio_text),
+        row("best validation loss", lambda r: _num(r.get("best_val_loss"))),
+        row("epochs run (best)", lambda r: f"{r.get('epochs_run', 'n/a')} ({r.get('best_epoch', 'n/a')})"),
+        row("training time (s)", lambda r: _num(r.get("train_time_s"), 1)),
+    ]
+
+
+def per_frequency_mse(run: ComparedRun) -> list[float]:
+    return [float(row["test_mse"]) for row in run.results.get("per_frequency", [])]
+
+
+def per_frequency_rows(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
+    columns = [per_frequency_mse(run) for run in runs]
+    return [(f"{hz:g}", *(_num(col[k]) if k < len(col) else "n/a" for col in columns))
+            for k, hz in enumerate(runs[0].config.frequencies)]
+
+
+def sections(runs: Sequence[ComparedRun]) -> list[tuple[str, list]]:
+    """The comparison as report.py's (title, blocks), verdicts first."""
+    header = ("", *(run.label for run in runs))
+    verdicts = [f"**{run.label} ({(run.results.get('verdict') or {}).get('code', 'n/a')}):** "
+                f"{(run.results.get('verdict') or {}).get('text', '')}" for run in runs]
+    differ = differing_settings(runs)
+    return [
+        ("Runs", [(("metric", *header[1:]), metrics_rows(runs)), *verdicts]),
+        ("Loss curves", [("figure", LOSS_PNG)]),
+        ("Per-frequency test MSE", [(("Hz", *header[1:]), per_frequency_rows(runs)), ("figure", PER_FREQUENCY_PNG)]),
+        ("Settings that differ", [(("setting", *header[1:]), differ) if differ
+                                  else "Every setting is the same in these runs."]),
+    ]
+
+
+def render_pngs(runs: Sequence[ComparedRun]) -> dict[str, bytes]:
+    from .figures import compare_losses, compare_per_frequency, to_png  # matplotlib: only when drawing
+
+    losses = compare_losses({run.label: run.history for run in runs})
+    per_frequency = compare_per_frequency(runs[0].config.frequencies,
+                                          {run.label: per_frequency_mse(run) for run in runs},
+                                          [(run.results.get("baselines") or {}).get("zero_mse", math.nan)
+                                           for run in runs])
+    return {LOSS_PNG: to_png(losses), PER_FREQUENCY_PNG: to_png(per_frequency)}
+
+
+def write_comparison(runs: Sequence[ComparedRun], out: str | Path, title: Optional[str] = None) -> list[Path]:
+    """compare.md, compare.html and the PNGs into `out` (made if missing)."""
+    from .files import atomic_write_bytes, atomic_write_text
+    from .report import to_html, to_markdown
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(str(out), "is not a folder")
+    title = title or "freq-lstm comparison: " + " vs ".join(run.label for run in runs)
+    parts = sections(runs)
+    pngs = render_pngs(runs)
+    markdown, page = to_markdown(title, parts, CAPTIONS), to_html(title, parts, pngs, CAPTIONS)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(str(out), f"cannot create folder ({exc.strerror})") from None
+    for name, data in pngs.items():
+        atomic_write_bytes(out / name, data)
+    atomic_write_text(out / COMPARE_MD, markdown)
+    atomic_write_text(out / COMPARE_HTML, page)
+    return [out / COMPARE_MD, out / COMPARE_HTML, *(out / name for name in pngs)]
