@@ -16,6 +16,7 @@ from typing import Any, Optional, Sequence
 
 from .config import FIELDS, RunConfig
 from .errors import UserError
+from .formatting import number
 from .rundir import RunDir
 from .verdict import ratio_label
 
@@ -69,10 +70,6 @@ def _hz(frequencies: Sequence[float]) -> str:
     return ",".join(f"{hz:g}" for hz in frequencies)
 
 
-def _num(value: Any, digits: int = 6) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def differing_settings(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
@@ -93,7 +90,7 @@ def ratio_text(results: dict[str, Any]) -> str:
     generated split shares its targets, data.generate)."""
     code = (results.get("verdict") or {}).get("code", "")
     ratio = results.get("ratio", float("nan"))
-    return f"{_num(ratio, 3)} ({ratio_label(ratio, code, results.get('targets_identical', True), short=True)})"
+    return f"{number(ratio, 3)} ({ratio_label(ratio, code, results.get('targets_identical', True), short=True)})"
 
 
 def metrics_rows(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
@@ -103,20 +100,20 @@ def metrics_rows(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
         return (label, *(get(run.results) for run in runs))
 
     def nested(key, sub):
-        return lambda r: _num((r.get(key) or {}).get(sub))
+        return lambda r: number((r.get(key) or {}).get(sub))
 
     return [
         row("verdict", lambda r: (r.get("verdict") or {}).get("code", "n/a")),
-        row("test MSE", lambda r: _num(r.get("test_mse"))),
+        row("test MSE", lambda r: number(r.get("test_mse"))),
         row("zero predictor", nested("baselines", "zero_mse")),
         row("band-pass reference", nested("baselines", "bandpass_mse")),
         row("S shuffled in time", nested("ablation", "s_shuffled_mse")),
         row("S replaced by zeros", nested("ablation", "s_zero_mse")),
-        row("train MSE", lambda r: _num(r.get("train_mse"))),
+        row("train MSE", lambda r: number(r.get("train_mse"))),
         row("test/train ratio", ratio_text),
-        row("best validation loss", lambda r: _num(r.get("best_val_loss"))),
+        row("best validation loss", lambda r: number(r.get("best_val_loss"))),
         row("epochs run (best)", lambda r: f"{r.get('epochs_run', 'n/a')} ({r.get('best_epoch', 'n/a')})"),
-        row("training time (s)", lambda r: _num(r.get("train_time_s"), 1)),
+        row("training time (s)", lambda r: number(r.get("train_time_s"), 1)),
     ]
 
 
@@ -126,7 +123,7 @@ def per_frequency_mse(run: ComparedRun) -> list[float]:
 
 def per_frequency_rows(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
     columns = [per_frequency_mse(run) for run in runs]
-    return [(f"{hz:g}", *(_num(col[k]) if k < len(col) else "n/a" for col in columns))
+    return [(f"{hz:g}", *(number(col[k]) if k < len(col) else "n/a" for col in columns))
             for k, hz in enumerate(runs[0].config.frequencies)]
 
 

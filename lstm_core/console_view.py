@@ -2,7 +2,6 @@
 per epoch, and the guide's evaluation block."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from rich.console import Console
@@ -10,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .events import BatchProgress, EpochEnd, EpochRecord, RunEnded, RunStarted, TrainerEvent
+from .formatting import number
 
 
 def epoch_line(record: EpochRecord) -> str:
@@ -56,8 +56,6 @@ class TrainingView:
             self.console.print(f"[bold]{event.status}[/]: {event.message}")
 
 
-def _fmt(value: float, digits: int = 6) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
 def _mse_table(title: str, rows: list[tuple[str, float]]) -> Table:
@@ -65,7 +63,7 @@ def _mse_table(title: str, rows: list[tuple[str, float]]) -> Table:
     table.add_column("Predictor")
     table.add_column("Test MSE", justify="right")
     for label, value in rows:
-        table.add_row(label, _fmt(value))
+        table.add_row(label, number(value))
     return table
 
 
@@ -86,15 +84,15 @@ def print_results(console: Console, results: dict[str, Any]) -> None:
     for column in ("#", "Hz", "Train MSE", "Test MSE", "Correlation"):
         table.add_column(column, justify="right")
     for i, row in enumerate(results["per_frequency"], 1):
-        table.add_row(str(i), f"{row['hz']:g}", _fmt(row["train_mse"]), _fmt(row["test_mse"]), _fmt(row["correlation"], 4))
+        table.add_row(str(i), f"{row['hz']:g}", number(row["train_mse"]), number(row["test_mse"]), number(row["correlation"], 4))
     console.print(table)
-    console.print(f"Training MSE:     {_fmt(results['train_mse'])}")
-    console.print(f"Test MSE:         {_fmt(results['test_mse'])}")
-    console.print(f"Test/Train ratio: {_fmt(results['ratio'], 3)}  ({results['ratio_verdict']})", highlight=False)
+    console.print(f"Training MSE:     {number(results['train_mse'])}")
+    console.print(f"Test MSE:         {number(results['test_mse'])}")
+    console.print(f"Test/Train ratio: {number(results['ratio'], 3)}  ({results['ratio_verdict']})", highlight=False)
     if ablation:
         console.print(_mse_table("Input ablation (test MSE)", [("LSTM, S replaced by zeros", ablation["s_zero_mse"]),
                                                                ("LSTM, S shuffled in time", ablation["s_shuffled_mse"])]))
     if "noisy_input" in results:  # see lstm_core/robustness.py
         snr = results.get("augment_snr_db") or 0
         console.print(f"Test MSE, S + white noise at {results['noisy_input']['snr_db']:g} dB: "
-                      f"{_fmt(results['noisy_input']['test_mse'])}  (augmentation: {f'{snr:g} dB' if snr else 'off'})")
+                      f"{number(results['noisy_input']['test_mse'])}  (augmentation: {f'{snr:g} dB' if snr else 'off'})")

@@ -25,6 +25,7 @@ from .config import FIELDS, RunConfig
 from .data import generate_for, splits_for
 from .device import describe, resolve_device
 from .errors import ConfigError, UserError
+from .formatting import number
 from .evaluate import full_evaluation
 from .figures import NAMES as FIGURE_NAMES
 from .figures import render_all
@@ -98,14 +99,6 @@ def evaluate_run(run_dir: RunDir | str | Path) -> dict[str, Any]:
 
 
 # ---- report content -----------------------------------------------------------
-def _num(value: Any, digits: int = 6) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "n/a" if math.isnan(value) else str(value)
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def training_summary(run_dir: RunDir, results: dict[str, Any]) -> dict[str, Any]:
@@ -159,36 +152,36 @@ def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]
     b, a, v = results["baselines"], results["ablation"], results["verdict"]
     zero = b["zero_mse"]
     headline = [
-        ("LSTM on the test set", _num(results["test_mse"]), _skill(results["test_mse"], zero)),
-        ("zero predictor (mean squared target)", _num(zero), "0%"),
+        ("LSTM on the test set", number(results["test_mse"]), _skill(results["test_mse"], zero)),
+        ("zero predictor (mean squared target)", number(zero), "0%"),
         (f"band-pass reference (non-causal, ±{b.get('bandpass_half_width_hz', float('nan')):g} Hz, fitted on train)",
-         _num(b["bandpass_mse"]), _skill(b["bandpass_mse"], zero)),
+         number(b["bandpass_mse"]), _skill(b["bandpass_mse"], zero)),
     ]
     per_frequency = [
-        (str(i), f"{row['hz']:g}", _num(row["train_mse"]), _num(row["test_mse"]), _num(row["correlation"], 4))
+        (str(i), f"{row['hz']:g}", number(row["train_mse"]), number(row["test_mse"]), number(row["correlation"], 4))
         for i, row in enumerate(results["per_frequency"], 1)
     ]
     ablation_rows = [
-        ("LSTM with S replaced by zeros", _num(a["s_zero_mse"])),
-        ("LSTM with S shuffled in time", _num(a["s_shuffled_mse"])),
+        ("LSTM with S replaced by zeros", number(a["s_zero_mse"])),
+        ("LSTM with S shuffled in time", number(a["s_shuffled_mse"])),
     ]
     noisy = results.get("noisy_input")
     if noisy:  # the noise-augmentation check, when the run measured it
-        ablation_rows.append((f"LSTM with white noise on S at {noisy['snr_db']:g} dB SNR", _num(noisy["test_mse"])))
+        ablation_rows.append((f"LSTM with white noise on S at {noisy['snr_db']:g} dB SNR", number(noisy["test_mse"])))
     bandpass_rows = [
-        (f"{row['hz']:g}", _num(row["test_mse"]), _num(row.get("gain"), 4), _num(row.get("quadrature"), 4))
+        (f"{row['hz']:g}", number(row["test_mse"]), number(row.get("gain"), 4), number(row.get("quadrature"), 4))
         for row in b["bandpass_per_frequency"]
     ]
     training_rows = [
-        ("status", _num(summary["status"])),
-        ("stop reason", _num(summary["stop_reason"])),
-        ("epochs run", _num(summary["epochs_run"])),
-        ("best epoch", _num(summary["best_epoch"])),
-        ("best validation loss", _num(summary["best_val_loss"])),
-        ("training time (s)", _num(summary["train_time_s"], 1)),
+        ("status", number(summary["status"])),
+        ("stop reason", number(summary["stop_reason"])),
+        ("epochs run", number(summary["epochs_run"])),
+        ("best epoch", number(summary["best_epoch"])),
+        ("best validation loss", number(summary["best_val_loss"])),
+        ("training time (s)", number(summary["train_time_s"], 1)),
     ]
-    drift_rows = [(f"{row['hz']:g}", _num(row["output_hz"], 4), _num(row["drift_deg_per_s"], 2),
-                   "never" if row["limit_reached_s"] is None else _num(row["limit_reached_s"], 2),
+    drift_rows = [(f"{row['hz']:g}", number(row["output_hz"], 4), number(row["drift_deg_per_s"], 2),
+                   "never" if row["limit_reached_s"] is None else number(row["limit_reached_s"], 2),
                    f"{100 * row['defined']:.0f}%") for row in drift.summary]
     changed, every = settings_rows(config)
     changed_block = ((("setting", "value", "default"), changed) if changed
@@ -197,7 +190,7 @@ def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]
         ("Verdict", [f"**Verdict ({v['code']}):** {v['text']}"]),
         ("Test MSE against the baselines", [
             (("predictor", "test MSE", "target power explained"), headline),
-            f"Training MSE {_num(results['train_mse'])}; test/train ratio {_num(results['ratio'], 3)} "
+            f"Training MSE {number(results['train_mse'])}; test/train ratio {number(results['ratio'], 3)} "
             f"({results['ratio_verdict']})."]),
         ("Per-frequency performance", [
             "Correlation is Pearson's r between output and target on the test set.",

@@ -4,13 +4,14 @@ screen alike."""
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from numbers import Real
 from typing import Optional
 
 from .errors import UserError
+from .formatting import number
 from .rundir import CONFIG, STALE, RunDir, state_text
 
 
@@ -66,9 +67,8 @@ def list_runs(root: Path) -> list[RunSummary]:
 
 
 def fmt(value: Optional[float]) -> str:
-    if value is None or not isinstance(value, (int, float)) or math.isnan(value):
-        return "-"
-    return f"{value:.5f}"
+    """A loss in the listing: five decimals, '-' when there is none."""
+    return number(value if isinstance(value, Real) else None, 5, missing="-")
 
 
 COLUMNS = ("run", "model", "noise", "status", "epochs", "best val", "test MSE", "started")

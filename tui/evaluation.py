@@ -5,7 +5,6 @@ test-set arrays the charts need next to it. Headless: no Textual here.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +16,7 @@ from lstm_core.config import RunConfig
 from lstm_core.data import generate_for
 from lstm_core.drift import Drift, phase_drift
 from lstm_core.errors import UserError
+from lstm_core.formatting import number
 from lstm_core.metrics import amplitude_spectrum  # noqa: F401  (the Evaluate screen draws it)
 from lstm_core.report import evaluate_run as core_evaluate_run
 from lstm_core.report import export_report
@@ -61,14 +61,5 @@ def export(evaluation: RunEvaluation) -> list[Path]:
 
 
 def fmt(value: Any, digits: int = 5) -> str:
-    if value is None:
-        return "n/a"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(number):
-        return "n/a"
-    if math.isinf(number):
-        return "inf"
-    return f"{number:.{digits}f}"
+    """Numbers on the Evaluate and Runs screens: five decimals by default."""
+    return number(value, digits)
