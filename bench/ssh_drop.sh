@@ -96,14 +96,25 @@ drop() {  # SESSION: the connection dies (laptop lid, VPN)
     pgrep -a -f "freq-tui app --config" | sed "s|$WORK|\$WORK|g" || echo "  no freq-tui process left"
 }
 remote() { echo "\$ $*"; "${SSH[@]}" "cd $PROJ && PATH=$BIN:\$PATH $*" | sed "s|$WORK|\$WORK|g"; }
+open_app() {  # SESSION [ARGS]: log in and open the app
+    login "$1"
+    "${T[@]}" send-keys -t "$1" "freq-tui app${2:+ $2}" Enter
+    wait_for "$1" "Ready:" 60
+}
+start_training() {  # SESSION: ctrl+r, then wait for the third epoch
+    "${T[@]}" send-keys -t "$1" C-r
+    for _ in $(seq 120); do [[ $(epochs_done) -ge 3 ]] && break; sleep 1; done
+}
+open_runs() {  # SESSION TEXT: log in, open the app on Runs (F5), wait for TEXT
+    open_app "$1"
+    "${T[@]}" send-keys -t "$1" F5
+    wait_for "$1" "$2" 20
+}
 
 # ---- 1-3: on_hangup = continue (the default) ---------------------------------
 say "1. log in, start the app and a run (ctrl+r)"
-login laptop
-"${T[@]}" send-keys -t laptop "freq-tui app --config run.toml" Enter
-wait_for laptop "Ready:" 60
-"${T[@]}" send-keys -t laptop C-r
-for _ in $(seq 120); do [[ $(epochs_done) -ge 3 ]] && break; sleep 1; done
+open_app laptop "--config run.toml"
+start_training laptop
 sleep 1
 screen laptop
 
@@ -113,11 +124,7 @@ trainer=$(pgrep -f "freq-tui app --config run.toml")
 
 say "3. log in again: the run goes on"
 remote freq-tui runs
-login laptop2
-"${T[@]}" send-keys -t laptop2 "freq-tui app" Enter
-wait_for laptop2 "Ready:" 60
-"${T[@]}" send-keys -t laptop2 F5
-wait_for laptop2 "Attach" 20
+open_runs laptop2 "Attach"
 "${T[@]}" send-keys -t laptop2 a
 wait_for laptop2 "followed" 20
 sleep 2
@@ -135,19 +142,12 @@ remote freq-tui runs
 # ---- 4: on_hangup = "stop", then resume from the app --------------------------
 rm -rf "$PROJ/runs"
 say "4. on_hangup = \"stop\": start, drop, log in again, resume from the app (Runs, R)"
-login laptop3
-"${T[@]}" send-keys -t laptop3 "freq-tui app --config stop.toml" Enter
-wait_for laptop3 "Ready:" 60
-"${T[@]}" send-keys -t laptop3 C-r
-for _ in $(seq 120); do [[ $(epochs_done) -ge 3 ]] && break; sleep 1; done
+open_app laptop3 "--config stop.toml"
+start_training laptop3
 drop laptop3
 for _ in $(seq 60); do pgrep -f "freq-tui app --config stop.toml" >/dev/null || break; sleep 1; done
 remote freq-tui runs
-login laptop4
-"${T[@]}" send-keys -t laptop4 "freq-tui app" Enter
-wait_for laptop4 "Ready:" 60
-"${T[@]}" send-keys -t laptop4 F5
-wait_for laptop4 "interrupted" 20
+open_runs laptop4 "interrupted"
 "${T[@]}" send-keys -t laptop4 R
 wait_for laptop4 "resumed from epoch" 60
 sleep 2
