@@ -6,7 +6,6 @@ or file, exit 2 (or it works, where the input is legal), every existing file
 byte-identical, no run directory created."""
 import json
 import os
-import signal
 import struct
 import subprocess
 import sys
