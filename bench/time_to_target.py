@@ -17,8 +17,8 @@ guide's own loop (bench/guide_reference.py) is run on the same data for
 `--guide-epochs` epochs under each noise. Prints markdown and writes
 bench/time_to_target.json (with --quick only where --out is given).
 
-Runs go through the same process pool as `--repeats --jobs` (lstm_core/
-parallel.py), one fresh process per run, `--jobs` at once. Times are
+Runs go through the same worker processes as `--repeats --jobs` (lstm_core/
+parallel.py), `--jobs` at once. Times are
 training times in that process (data generation and evaluation excluded);
 on a shared machine they are upper bounds.
 """

@@ -149,9 +149,11 @@ def write_plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     models = list(dict.fromkeys(row["model"] for row in rows))
-    for model, marker in zip(models, "os^v"):
+    for i, (model, marker) in enumerate(zip(models, "os^v")):
         sub = sorted((r for r in rows if r["model"] == model), key=lambda r: r["phase_fraction"])
-        ax.plot([r["phase_fraction"] for r in sub], [r["test_mse"] for r in sub], marker=marker, label=f"{model} LSTM")
+        # hollow and shrinking markers: models that reach the same numbers stay visible on top of each other
+        ax.plot([r["phase_fraction"] for r in sub], [r["test_mse"] for r in sub], marker=marker, markersize=11 - 3 * i,
+                markerfacecolor="none", markeredgewidth=1.5, label=f"{model} LSTM")
     ref = sorted({r["phase_fraction"]: r for r in rows}.values(), key=lambda r: r["phase_fraction"])
     ax.plot([r["phase_fraction"] for r in ref], [r["bandpass_mse"] for r in ref], "k--", label="band-pass reference (non-causal)")
     ax.plot([r["phase_fraction"] for r in ref], [r["zero_mse"] for r in ref], ":", color="gray", label="zero predictor")
