@@ -134,6 +134,6 @@ def test_shipped_presets_are_valid_configs():
     from lstm_core.config import list_presets, load_preset
 
     names = list_presets()
-    assert {"informative-stateful", "informative-sequence", "literal-stateful"} <= set(names)
+    assert {"informative-stateful", "informative-sequence", "informative-quick", "literal-stateful"} <= set(names)
     for name in names:
         build_config(load_preset(name))
