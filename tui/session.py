@@ -35,14 +35,9 @@ class TrainingSession:
     results: Optional[dict] = None
     # Wall-clock marks for the batch ETA (monotonic seconds).
     epoch_started_at: float = 0.0
-    version: int = 0  # bumped on every change; views redraw when it moves
-
-    def touch(self) -> None:
-        self.version += 1
 
     def add_log(self, line: str) -> None:
         self.log.append(line)
-        self.touch()
 
     @property
     def active(self) -> bool:
