@@ -14,11 +14,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, ProgressBar
+from textual.widgets import Footer, Header, Label
 
 from ..session import TrainingSession, format_eta
 from ..widgets.info import InfoLine
-from ..widgets.training import LossChart, RunLog, WaveChart
+from ..widgets.training import LossChart, RunLog, RunProgress, WaveChart
 
 NO_RUN = "No training yet: start one on Configure (F2) or attach to a run on Runs (F5)."
 
@@ -45,11 +45,11 @@ class TrainScreen(Screen):
         yield InfoLine(id="train-status")
         with Horizontal(classes="progress-row"):
             yield Label("Epochs ", classes="progress-label")
-            yield ProgressBar(id="epochs", show_eta=False)
+            yield RunProgress(id="epochs")
             yield InfoLine(id="epochs-info", classes="progress-info")
         with Horizontal(classes="progress-row"):
             yield Label("Batches", classes="progress-label")
-            yield ProgressBar(id="batches", show_eta=False)
+            yield RunProgress(id="batches")
             yield InfoLine(id="batches-info", classes="progress-info")
         with Horizontal(id="charts"):
             yield LossChart(id="loss-chart")
@@ -108,7 +108,7 @@ class TrainScreen(Screen):
             self.set_progress("batches", 0, 0, "")
 
     def set_progress(self, name: str, total: int, done: int, text: str) -> None:
-        self.query_one(f"#{name}", ProgressBar).update(total=total or 1, progress=done)
+        self.query_one(f"#{name}", RunProgress).update(total=total or 1, progress=done)
         self.query_one(f"#{name}-info", InfoLine).text = text
 
     def draw_loss(self, session: TrainingSession) -> None:

@@ -1,6 +1,6 @@
-"""The Train screen's charts and log. Each is handed the part of the
-TrainingSession it shows and does nothing when that is what it already
-shows, so the screen can hand them everything on every change.
+"""The Train screen's charts, log and progress bars. Each is handed the part
+of the TrainingSession it shows and does nothing when that is what it
+already shows, so the screen can hand them everything on every change.
 
 Each keeps the list or preview it shows (not a copy): a session's history
 and log only grow, and a new run is a new session with new ones.
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from textual.events import Mount
 from textual.geometry import Size
 from textual.reactive import Reactive
-from textual.widgets import RichLog
+from textual.widgets import ProgressBar, RichLog
 
 from lstm_core.events import EpochRecord, Preview
 
@@ -88,3 +89,17 @@ class RunLog(RichLog):
         for line in lines[self.shown[1]:]:
             self.write(line)
         self.shown = (lines, len(lines))
+
+
+class RunProgress(ProgressBar):
+    """A ProgressBar that changes only when it is updated. ProgressBar's own
+    on_mount starts a once-a-second update that moves an ETA shown only
+    with show_eta (the screen writes its ETAs beside the bar), repainting
+    the bar for nothing."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, show_eta=False)
+
+    def on_mount(self, event: Mount) -> None:
+        event.prevent_default()  # not ProgressBar.on_mount
+        self.update()
