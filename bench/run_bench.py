@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.guide_reference import train_reference  # noqa: E402
 from lstm_core.config import build_config, load_preset  # noqa: E402
 from lstm_core.data import splits_for  # noqa: E402
-from lstm_core.evaluate import predict_signal  # noqa: E402
+from lstm_core.evaluation import predict_signal  # noqa: E402
 from lstm_core.events import EpochEnd  # noqa: E402
 from lstm_core.files import atomic_write_json  # noqa: E402
 from lstm_core.metrics import mse  # noqa: E402

@@ -17,8 +17,8 @@ guide's own loop (bench/guide_reference.py) is run on the same data for
 `--guide-epochs` epochs under each noise. Prints markdown and writes
 bench/time_to_target.json (with --quick only where --out is given).
 
-Runs go through the same process pool as `--repeats --jobs` (lstm_core/
-parallel.py), one fresh process per run, `--jobs` at once. Times are
+Runs go through the same worker processes as `--repeats --jobs` (lstm_core/
+parallel.py), `--jobs` at once. Times are
 training times in that process (data generation and evaluation excluded);
 on a shared machine they are upper bounds.
 """
@@ -91,17 +91,17 @@ def judge(preset: str, label: str, report) -> dict:
     results = (report.value or {}).get("results")
     if not results:
         return {**row, "met": False}
-    worst = max(r["test_mse"] for r in results["per_frequency"])
-    checks = {"test_mse": results["test_mse"] <= goal.test_mse}
+    scores, training = results.scores, results.training
+    checks = {"test_mse": scores.test_mse <= goal.test_mse}
     if goal.worst_frequency is not None:
-        checks["worst_frequency"] = worst <= goal.worst_frequency
+        checks["worst_frequency"] = scores.worst_frequency_mse <= goal.worst_frequency
     if goal.verdict is not None:
-        checks["verdict"] = results["verdict"]["code"] == goal.verdict
-    target = results.get("target") or {}
-    return {**row, "test_mse": results["test_mse"], "worst_frequency_mse": worst,
-            "per_frequency": [r["test_mse"] for r in results["per_frequency"]],
-            "verdict": results["verdict"]["code"], "epochs_run": results["epochs_run"],
-            "time_to_stop_s": results["train_time_s"], "time_to_target_s": target.get("time_to_target_s"),
+        checks["verdict"] = scores.verdict.code == goal.verdict
+    target = training.target or {}
+    return {**row, "test_mse": scores.test_mse, "worst_frequency_mse": scores.worst_frequency_mse,
+            "per_frequency": [r.test_mse for r in scores.per_frequency],
+            "verdict": scores.verdict.code, "epochs_run": training.epochs_run,
+            "time_to_stop_s": training.train_time_s, "time_to_target_s": target.get("time_to_target_s"),
             "target_reached": target.get("reached", False), "checks": checks, "met": all(checks.values())}
 
 

@@ -10,14 +10,13 @@ the same output either way.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Callable
 
 import numpy as np
-import torch
 
-from .config import RunConfig
 from .data import SignalSet
 from .metrics import mse
+from .results import Ablation
 
 SHUFFLE_SEED = 12345  # fixed so that every evaluation of a model is repeatable
 
@@ -31,12 +30,6 @@ def shuffled(signal: SignalSet, seed: int = SHUFFLE_SEED) -> SignalSet:
     return signal.with_signal(signal.S[order])
 
 
-def ablation(model: torch.nn.Module, config: RunConfig, test: SignalSet, device: torch.device,
-             seed: int = SHUFFLE_SEED) -> dict[str, Any]:
-    from .evaluate import predict_signal  # evaluate imports this module
-
-    return {
-        "s_zero_mse": mse(predict_signal(model, config, zeroed(test), device), test.targets),
-        "s_shuffled_mse": mse(predict_signal(model, config, shuffled(test, seed), device), test.targets),
-        "shuffle_seed": seed,
-    }
+def ablation(predict: Callable[[SignalSet], np.ndarray], test: SignalSet, seed: int = SHUFFLE_SEED) -> Ablation:
+    """`predict`: the model's output (K, N) for a data set."""
+    return Ablation(mse(predict(zeroed(test)), test.targets), mse(predict(shuffled(test, seed)), test.targets), seed)

@@ -13,12 +13,11 @@
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .data import SignalSet
 from .metrics import mse
+from .results import BandpassFrequency, Baselines
 
 MAX_HALF_WIDTH_HZ = 0.5  # narrow: the components are pure tones, the noise is white
 NEIGHBOUR_SHARE = 0.45  # never reach more than 45% of the way to the next frequency
@@ -56,38 +55,17 @@ def _features(signal: SignalSet, k: int, half_width: float) -> np.ndarray:
     return np.stack([in_phase, quadrature], axis=1)  # (N, 2)
 
 
-def bandpass_reference(train: SignalSet, test: SignalSet) -> dict[str, Any]:
+def bandpass_reference(train: SignalSet, test: SignalSet) -> tuple[Baselines, np.ndarray]:
     """Fit gain and quadrature coefficients per frequency on `train`, apply
-    them to `test`. Returns the test MSE overall and per frequency, and the
-    test-set predictions (K, N)."""
+    them to `test`. Returns the baselines (the zero predictor, the reference's
+    test MSE overall and per frequency) and its test-set predictions (K, N)."""
     half_width = half_width_hz(train.frequencies, min(train.duration, test.duration))
     predictions = np.empty_like(test.targets, dtype=np.float64)
     per_frequency = []
     for k, hz in enumerate(train.frequencies):
         coefficients, *_ = np.linalg.lstsq(_features(train, k, half_width), train.targets[k], rcond=None)
         predictions[k] = _features(test, k, half_width) @ coefficients
-        per_frequency.append({
-            "hz": float(hz),
-            "test_mse": mse(predictions[k], test.targets[k]),
-            "gain": float(coefficients[0]),
-            "quadrature": float(coefficients[1]),
-        })
-    return {
-        "mse": mse(predictions, test.targets),
-        "half_width_hz": half_width,
-        "per_frequency": per_frequency,
-        "predictions": predictions,
-    }
-
-
-def baselines(train: SignalSet, test: SignalSet) -> dict[str, Any]:
-    """The `baselines` block of an evaluation (plus the reference's
-    predictions under a key the JSON writer drops)."""
-    reference = bandpass_reference(train, test)
-    return {
-        "zero_mse": zero_mse(test.targets),
-        "bandpass_mse": reference["mse"],
-        "bandpass_half_width_hz": reference["half_width_hz"],
-        "bandpass_per_frequency": reference["per_frequency"],
-        "bandpass_predictions": reference["predictions"],
-    }
+        per_frequency.append(BandpassFrequency(float(hz), mse(predictions[k], test.targets[k]),
+                                               float(coefficients[0]), float(coefficients[1])))
+    baselines = Baselines(zero_mse(test.targets), mse(predictions, test.targets), half_width, tuple(per_frequency))
+    return baselines, predictions

@@ -67,7 +67,7 @@ def build_parser(add_commands: Optional[Callable[[Any], None]] = None) -> argpar
     train.add_argument("--repeats", type=_positive_int, default=1, metavar="N",
                        help="train N seeds (seed, seed+1, ...) and report mean, median, std and the worst seed")
     train.add_argument("--jobs", type=_jobs, default=1, metavar="J",
-                       help="with --repeats: train J seeds at once, each in its own process (default: 1)")
+                       help="with --repeats: train J seeds at once in J worker processes (default: 1)")
     train.add_argument("--resume", metavar="RUN_DIR",
                        help="continue an interrupted run from its last.pt, with the config saved in RUN_DIR")
     train.set_defaults(handler=cmd_train)
@@ -82,7 +82,7 @@ def build_parser(add_commands: Optional[Callable[[Any], None]] = None) -> argpar
     sweep.add_argument("--epochs", default=None, metavar="N", help="override the presets' epochs (quicker sweeps)")
     sweep.add_argument("--seed", default=None, metavar="N", help="override the training seed")
     sweep.add_argument("--jobs", type=_jobs, default=1, metavar="J",
-                       help="train J points at once, each in its own process (default: 1)")
+                       help="train J points at once in J worker processes (default: 1)")
     sweep.set_defaults(handler=cmd_sweep)
 
     extract = sub.add_parser("extract", help="run a trained model on a WAV file and write what it extracts")

@@ -9,7 +9,6 @@ memory and written only once every run has been read and every figure drawn.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -17,6 +16,7 @@ from typing import Any, Optional, Sequence
 from .config import FIELDS, RunConfig
 from .errors import UserError
 from .formatting import number
+from .results import Results
 from .rundir import RunDir
 from .verdict import ratio_label
 
@@ -36,7 +36,7 @@ class ComparedRun:
     label: str  # the directory name, or the whole path where two names clash
     path: Path
     config: RunConfig
-    results: dict[str, Any]
+    results: Results
     history: list[dict[str, Any]]
 
 
@@ -84,41 +84,29 @@ def differing_settings(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
     return rows
 
 
-def ratio_text(results: dict[str, Any]) -> str:
-    """The ratio with its label, derived again from the numbers (results.json
-    written before the targets were compared has no targets_identical; every
-    generated split shares its targets, data.generate)."""
-    code = (results.get("verdict") or {}).get("code", "")
-    ratio = results.get("ratio", float("nan"))
-    return f"{number(ratio, 3)} ({ratio_label(ratio, code, results.get('targets_identical', True), short=True)})"
-
-
 def metrics_rows(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
     """(metric, value in each run): the verdict, test MSE against the
     baselines, the ablation, training facts."""
-    def row(label, get):
-        return (label, *(get(run.results) for run in runs))
-
-    def nested(key, sub):
-        return lambda r: number((r.get(key) or {}).get(sub))
-
-    return [
-        row("verdict", lambda r: (r.get("verdict") or {}).get("code", "n/a")),
-        row("test MSE", lambda r: number(r.get("test_mse"))),
-        row("zero predictor", nested("baselines", "zero_mse")),
-        row("band-pass reference", nested("baselines", "bandpass_mse")),
-        row("S shuffled in time", nested("ablation", "s_shuffled_mse")),
-        row("S replaced by zeros", nested("ablation", "s_zero_mse")),
-        row("train MSE", lambda r: number(r.get("train_mse"))),
-        row("test/train ratio", ratio_text),
-        row("best validation loss", lambda r: number(r.get("best_val_loss"))),
-        row("epochs run (best)", lambda r: f"{r.get('epochs_run', 'n/a')} ({r.get('best_epoch', 'n/a')})"),
-        row("training time (s)", lambda r: number(r.get("train_time_s"), 1)),
+    scores = [run.results.scores for run in runs]
+    training = [run.results.training for run in runs]
+    rows = [("verdict", *(s.verdict.code for s in scores))]
+    # the same tables as the report's, one column per run
+    for k, (_, short, _) in enumerate(scores[0].baseline_rows()):
+        rows.append((short, *(number(s.baseline_rows()[k][2]) for s in scores)))
+    for k, (_, short, _) in enumerate(scores[0].ablation_rows()[:2]):  # zeroed and shuffled: in every run
+        rows.append((short, *(number(s.ablation_rows()[k][2]) for s in scores)))
+    return rows + [
+        ("train MSE", *(number(s.train_mse) for s in scores)),
+        ("test/train ratio", *(f"{number(s.ratio, 3)} ({ratio_label(s.ratio, s.verdict.code, s.targets_identical, short=True)})"
+                               for s in scores)),
+        ("best validation loss", *(number(t.best_val_loss) for t in training)),
+        ("epochs run (best)", *(f"{number(t.epochs_run)} ({number(t.best_epoch)})" for t in training)),
+        ("training time (s)", *(number(t.train_time_s, 1) for t in training)),
     ]
 
 
 def per_frequency_mse(run: ComparedRun) -> list[float]:
-    return [float(row["test_mse"]) for row in run.results.get("per_frequency", [])]
+    return [row.test_mse for row in run.results.scores.per_frequency]
 
 
 def per_frequency_rows(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
@@ -130,8 +118,8 @@ def per_frequency_rows(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
 def sections(runs: Sequence[ComparedRun]) -> list[tuple[str, list]]:
     """The comparison as report.py's (title, blocks), verdicts first."""
     header = ("", *(run.label for run in runs))
-    verdicts = [f"**{run.label} ({(run.results.get('verdict') or {}).get('code', 'n/a')}):** "
-                f"{(run.results.get('verdict') or {}).get('text', '')}" for run in runs]
+    verdicts = [f"**{run.label} ({run.results.scores.verdict.code}):** {run.results.scores.verdict.text}"
+                for run in runs]
     differ = differing_settings(runs)
     return [
         ("Runs", [(("metric", *header[1:]), metrics_rows(runs)), *verdicts]),
@@ -148,8 +136,7 @@ def render_pngs(runs: Sequence[ComparedRun]) -> dict[str, bytes]:
     losses = compare_losses({run.label: run.history for run in runs})
     per_frequency = compare_per_frequency(runs[0].config.frequencies,
                                           {run.label: per_frequency_mse(run) for run in runs},
-                                          [(run.results.get("baselines") or {}).get("zero_mse", math.nan)
-                                           for run in runs])
+                                          [run.results.scores.baselines.zero_mse for run in runs])
     return {LOSS_PNG: to_png(losses), PER_FREQUENCY_PNG: to_png(per_frequency)}
 
 

@@ -2,14 +2,13 @@
 per epoch, and the guide's evaluation block."""
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from .events import BatchProgress, EpochEnd, EpochRecord, RunEnded, RunStarted, TrainerEvent
 from .formatting import number
+from .results import Results
 
 
 def epoch_line(record: EpochRecord) -> str:
@@ -58,41 +57,35 @@ class TrainingView:
 
 
 
-def _mse_table(title: str, rows: list[tuple[str, float]]) -> Table:
+VERDICT_COLOURS = {"uses_signal": "green", "ignores_signal": "yellow", "learned_nothing": "red"}
+
+
+def _mse_table(title: str, rows: list[tuple[str, str, float]]) -> Table:
     table = Table(title=title)
     table.add_column("Predictor")
     table.add_column("Test MSE", justify="right")
-    for label, value in rows:
+    for label, _, value in rows:
         table.add_row(label, number(value))
     return table
 
 
-def print_results(console: Console, results: dict[str, Any]) -> None:
+def print_results(console: Console, results: Results) -> None:
     """Headline first, as in report.md: the verdict, test MSE next to the
     baselines, per-frequency MSE and correlation; then the rest."""
+    scores = results.scores
     console.rule("EVALUATION RESULTS")
-    baselines, ablation, verdict = results.get("baselines"), results.get("ablation"), results.get("verdict")
-    if verdict:
-        colour = {"uses_signal": "green", "ignores_signal": "yellow", "learned_nothing": "red"}.get(verdict["code"], "white")
-        console.print(f"[bold {colour}]Verdict ({verdict['code']}):[/] {verdict['text']}", highlight=False)
-    rows = [("LSTM", results["test_mse"])]
-    if baselines:
-        rows += [("zero predictor (mean squared target)", baselines["zero_mse"]),
-                 ("band-pass reference (non-causal, fitted on train)", baselines["bandpass_mse"])]
-    console.print(_mse_table("Test MSE against the baselines", rows))
+    colour = VERDICT_COLOURS.get(scores.verdict.code, "white")
+    console.print(f"[bold {colour}]Verdict ({scores.verdict.code}):[/] {scores.verdict.text}", highlight=False)
+    console.print(_mse_table("Test MSE against the baselines", scores.baseline_rows()))
     table = Table(title="Per-frequency performance (correlation on the test set)")
     for column in ("#", "Hz", "Train MSE", "Test MSE", "Correlation"):
         table.add_column(column, justify="right")
-    for i, row in enumerate(results["per_frequency"], 1):
-        table.add_row(str(i), f"{row['hz']:g}", number(row["train_mse"]), number(row["test_mse"]), number(row["correlation"], 4))
+    for i, row in enumerate(scores.per_frequency, 1):
+        table.add_row(str(i), f"{row.hz:g}", number(row.train_mse), number(row.test_mse), number(row.correlation, 4))
     console.print(table)
-    console.print(f"Training MSE:     {number(results['train_mse'])}")
-    console.print(f"Test MSE:         {number(results['test_mse'])}")
-    console.print(f"Test/Train ratio: {number(results['ratio'], 3)}  ({results['ratio_verdict']})", highlight=False)
-    if ablation:
-        console.print(_mse_table("Input ablation (test MSE)", [("LSTM, S replaced by zeros", ablation["s_zero_mse"]),
-                                                               ("LSTM, S shuffled in time", ablation["s_shuffled_mse"])]))
-    if "noisy_input" in results:  # see lstm_core/robustness.py
-        snr = results.get("augment_snr_db") or 0
-        console.print(f"Test MSE, S + white noise at {results['noisy_input']['snr_db']:g} dB: "
-                      f"{number(results['noisy_input']['test_mse'])}  (augmentation: {f'{snr:g} dB' if snr else 'off'})")
+    console.print(f"Training MSE:     {number(scores.train_mse)}")
+    console.print(f"Test MSE:         {number(scores.test_mse)}")
+    console.print(f"Test/Train ratio: {scores.ratio_text()}", highlight=False)
+    snr = results.training.augment_snr_db
+    console.print(_mse_table(f"Input ablation (test MSE; training augmentation: {f'{snr:g} dB' if snr else 'off'})",
+                             scores.ablation_rows()))

@@ -9,15 +9,10 @@ phase phi_i(t) ~ U(phase range) are drawn afresh:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .config import RunConfig
-from .errors import UserError
-from .files import MAX_DATA_BYTES, atomic_write, open_regular
-
-PARAM_KEYS = ("fs", "duration", "amplitude_low", "amplitude_high", "phase_low", "phase_high", "seed")
 
 
 @dataclass(frozen=True)
@@ -120,50 +115,3 @@ def splits_for(config: RunConfig) -> dict[str, SignalSet]:
         "val": generate_for(config, config.val_seed),
         "test": generate_for(config, config.test_seed),
     }
-
-
-def save_npz(signal: SignalSet, path: str | Path) -> None:
-    arrays = {
-        "S": signal.S,
-        "targets": signal.targets,
-        "frequencies": signal.frequencies,
-        "t": signal.t,
-        **{key: np.asarray(getattr(signal, key)) for key in PARAM_KEYS},
-    }
-    atomic_write(Path(path), lambda f: np.savez(f, **arrays))
-
-
-def load_npz(path: str | Path) -> SignalSet:
-    """Load a data set saved by `save_npz`. Never unpickles; any file that is
-    not such a data set gives a UserError naming it."""
-    path = Path(path)
-    try:
-        with open_regular(path, "data set file", MAX_DATA_BYTES) as handle, np.load(handle, allow_pickle=False) as npz:
-            missing = [k for k in ("S", "targets", "frequencies", "t", *PARAM_KEYS) if k not in npz.files]
-            if missing:
-                raise UserError(str(path), f"not a freq-lstm data set (missing {', '.join(missing)})")
-            arrays = {k: npz[k] for k in npz.files}
-    except UserError:
-        raise
-    except ValueError as exc:
-        if "Object arrays" in str(exc):  # loading it would unpickle
-            raise UserError(str(path), "holds Python objects, not plain arrays; refused (never unpickled)") from None
-        if "pickled data" in str(exc):  # neither .npz nor .npy: np.load would try pickle
-            raise UserError(str(path), "not a readable .npz data set (unknown or pickled data; never unpickled)") from None
-        raise UserError(str(path), f"not a readable .npz data set ({exc.__class__.__name__})") from None
-    except Exception as exc:  # a truncated, corrupt or foreign file can fail in many ways
-        raise UserError(str(path), f"not a readable .npz data set ({exc.__class__.__name__})") from None
-    S, targets, freqs, t = arrays["S"], arrays["targets"], arrays["frequencies"], arrays["t"]
-    n = t.shape[0] if t.ndim == 1 else -1
-    if not (S.ndim == 1 and S.shape[0] == n and freqs.ndim == 1 and targets.shape == (freqs.shape[0], n)):
-        raise UserError(str(path), "array shapes do not fit together (S, t, targets, frequencies)")
-    numeric = (S, targets, freqs, t, *(arrays[k] for k in PARAM_KEYS))
-    if not all(a.dtype.kind in "fiu" for a in numeric) or any(arrays[k].size != 1 for k in PARAM_KEYS):
-        raise UserError(str(path), "arrays are not numbers of the expected sizes")
-    return SignalSet(
-        t=t.astype(np.float64),
-        S=S.astype(np.float64),
-        targets=targets.astype(np.float64),
-        frequencies=freqs.astype(np.float64),
-        **{k: (int(arrays[k]) if k == "seed" else float(arrays[k])) for k in PARAM_KEYS},
-    )

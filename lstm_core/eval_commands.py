@@ -27,17 +27,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from .console_view import print_results
-    from .evaluate import to_json
-    from .report import evaluate_run, export_report
-    from .rundir import STALE, STALE_TEXT, RunDir
+    from .evaluation import evaluate_run
+    from .report import export_run
+    from .rundir import STALE, STALE_TEXT
 
-    run_dir = RunDir.open(args.run_dir)
-    results = evaluate_run(run_dir)
-    merged = {**(run_dir.read_results() or {}), **to_json(results)}
-    paths = export_report(run_dir, {**merged, "predictions": results["predictions"]})
-    run_dir.write_results(merged)
+    run = evaluate_run(args.run_dir)
+    run_dir = run.run_dir
+    paths = export_run(run)
+    run_dir.write_results(run.results)
     console = Console()
-    print_results(console, merged)
+    print_results(console, run.results)
     console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the figures, results.json)")
     state = run_dir.state()
     if state == STALE:
@@ -50,7 +49,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _data_config(trained, args: argparse.Namespace):
     """The checkpoint's config with the data flags the user gave applied."""
     from .config import build_config
-    from .report import DATA_FIELDS
+    from .evaluation import DATA_FIELDS
 
     base = trained.to_dict()
     base["run_dir"] = ""
@@ -96,25 +95,24 @@ def _default_output_dir(runs_root: str | Path) -> Path:
     return claim_new_path(Path(runs_root), timestamped("evaluate"), lambda path: path)
 
 
-def _training_facts(checkpoint: Path, payload: dict[str, Any]) -> dict[str, Any]:
+def _training_facts(checkpoint: Path, payload: dict[str, Any]):
     """What is known about how the model was trained: from its run
     directory's results.json if it sits in one, else from the checkpoint."""
+    import dataclasses
+
+    from .checkpoint import library_versions
+    from .results import TrainingFacts
     from .rundir import RunDir
 
-    saved = RunDir(checkpoint.parent).read_results() or {}
+    saved = RunDir(checkpoint.parent).read_results()
     state = payload.get("training_state") or {}
-    facts = {
-        "status": "evaluated",
-        "stop_reason": f"evaluation of {checkpoint} (saved after epoch {payload.get('epoch')})",
-        "epochs_run": saved.get("epochs_run", payload.get("epoch")),
-        "best_epoch": saved.get("best_epoch", state.get("best_epoch")),
-        "best_val_loss": saved.get("best_val_loss", state.get("best_val_loss")),
-        "train_time_s": saved.get("train_time_s"),
-    }
-    for key in ("device", "precision"):
-        if key in saved:
-            facts[key] = saved[key]
-    return facts
+    facts = saved.training if saved else TrainingFacts(epochs_run=payload.get("epoch"),
+                                                       best_epoch=state.get("best_epoch"),
+                                                       best_val_loss=state.get("best_val_loss"))
+    return dataclasses.replace(
+        facts, status="evaluated",
+        stop_reason=f"evaluation of {checkpoint} (saved after epoch {payload.get('epoch')})",
+        source_checkpoint=str(checkpoint), versions=library_versions())
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -125,12 +123,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from .checkpoint import config_of, library_versions, load_checkpoint
+    from .checkpoint import config_of, load_checkpoint
     from .console_view import print_results
     from .device import check_environment
-    from .evaluate import to_json
+    from .evaluation import evaluate_checkpoint
     from .files import MAX_CHECKPOINT_BYTES, atomic_write_bytes, atomic_write_text, read_regular
-    from .report import evaluate_checkpoint, export_report
+    from .report import export_report
+    from .results import Results
     from .rundir import RunDir
 
     checkpoint = Path(args.checkpoint)
@@ -141,11 +140,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else _default_output_dir(args.runs_root)
     _new_output_dir(out)
 
-    results, config = evaluate_checkpoint(checkpoint, data_config, device)  # nothing written yet
+    training = _training_facts(checkpoint, payload)
+    evaluation = evaluate_checkpoint(checkpoint, data_config, device)  # nothing written yet
+    config = evaluation.config
     _new_output_dir(out)
     history = RunDir(checkpoint.parent).read_metrics() or (payload.get("training_state") or {}).get("history", [])
-    record = {**_training_facts(checkpoint, payload), "source_checkpoint": str(checkpoint),
-              "versions": library_versions(), **to_json(results)}
+    results = Results(training, evaluation.scores)
     created = _first_missing(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -156,11 +156,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         run_dir.write_config(config)
         atomic_write_bytes(run_dir.best_checkpoint, read_regular(checkpoint, "checkpoint file", MAX_CHECKPOINT_BYTES))
         atomic_write_text(run_dir.file("metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in history))
-        paths = export_report(run_dir, {**record, "predictions": results["predictions"]},
-                              title=f"freq-lstm evaluation of {checkpoint}")
-        run_dir.write_results(record)
-        run_dir.write_status("evaluated", message=record["stop_reason"], test_mse=record["test_mse"],
-                             verdict=record["verdict"]["code"])
+        paths = export_report(run_dir, evaluation, training, history, title=f"freq-lstm evaluation of {checkpoint}")
+        run_dir.write_results(results)
+        run_dir.write_status("evaluated", message=training.stop_reason, test_mse=results.scores.test_mse,
+                             verdict=results.scores.verdict.code)
     except BaseException:  # Ctrl+C, a full disk: no half-written --out is left to block a re-run
         _remove_output(out, created)
         raise
@@ -168,15 +167,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     console.print(f"Evaluated [bold]{checkpoint}[/] on noise {config.noise} "
                   f"(phase {config.phase_range[0]:g}..{config.phase_range[1]:g} rad, amplitude "
                   f"{config.amplitude_low:g}..{config.amplitude_high:g}, test seed {config.test_seed})")
-    print_results(console, record)
+    print_results(console, results)
     console.print(f"Output directory: [bold]{out}[/]  report: {paths[1]}")
     return EXIT_OK
 
 
 def _seed_result(results) -> str:
-    worst = max(row["test_mse"] for row in results["per_frequency"])
-    return (f"test MSE {results['test_mse']:.6f} (worst frequency {worst:.6f}), verdict {results['verdict']['code']}, "
-            f"{results['train_time_s']:.0f} s")
+    scores = results.scores
+    return (f"test MSE {scores.test_mse:.6f} (worst frequency {scores.worst_frequency_mse:.6f}), verdict "
+            f"{scores.verdict.code}, {results.training.train_time_s:.0f} s")
 
 
 def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
@@ -205,7 +204,7 @@ def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
         with RunsTable(labels, console, f"{repeats} seeds, {jobs} at once") as view:
             def done(report):
                 results = (report.value or {}).get("results")
-                view.done(report, results and results["test_mse"], _seed_result(results) if results else "")
+                view.done(report, results and results.scores.test_mse, _seed_result(results) if results else "")
 
             parent, summary, reports = run_repeats(config, repeats, runs_root, jobs, run_one, stop.is_set,
                                                    view.update, done)

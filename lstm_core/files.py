@@ -75,7 +75,6 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 MAX_CONFIG_BYTES = 1 << 20  # a TOML config: a few hundred bytes in practice
 MAX_JSON_BYTES = 64 << 20  # results.json / status.json
 MAX_METRICS_BYTES = 1 << 30  # metrics.jsonl: a line per epoch
-MAX_DATA_BYTES = 4 << 30  # a .npz data set (three of the largest sets a config allows)
 MAX_AUDIO_BYTES = 1 << 30  # a WAV file: about 1.5 h of 48 kHz 24-bit stereo
 MAX_CHECKPOINT_BYTES = 40 << 30  # the largest model (4096 x 16 layers) with its training state
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),

@@ -1,11 +1,10 @@
-"""Metrics over all rows of a data set: MSE, test/train ratio, per-frequency
-MSE and Pearson correlation. What the ratio means is said in verdict.py."""
+"""Metrics over the rows of a data set: MSE, per-frequency MSE and Pearson
+correlation, the amplitude spectrum."""
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import numpy as np
+
+from .results import FrequencyScore
 
 
 def mse(prediction: np.ndarray, target: np.ndarray) -> float:
@@ -21,24 +20,14 @@ def correlation(prediction: np.ndarray, target: np.ndarray) -> float:
     return float(np.corrcoef(p, t)[0, 1])
 
 
-def summarise(frequencies: np.ndarray, predictions: dict[str, np.ndarray], targets: dict[str, np.ndarray]) -> dict[str, Any]:
+def per_frequency(frequencies: np.ndarray, predictions: dict[str, np.ndarray],
+                  targets: dict[str, np.ndarray]) -> tuple[FrequencyScore, ...]:
     """predictions/targets: {'train': (K, N), 'test': (K, N)}."""
-    train_mse = mse(predictions["train"], targets["train"])
-    test_mse = mse(predictions["test"], targets["test"])
-    ratio = test_mse / train_mse if train_mse > 0 else math.inf
-    per_frequency = [
-        {
-            "hz": float(hz),
-            "train_mse": mse(predictions["train"][k], targets["train"][k]),
-            "test_mse": mse(predictions["test"][k], targets["test"][k]),
-            "correlation": correlation(predictions["test"][k], targets["test"][k]),
-        }
-        for k, hz in enumerate(frequencies)
-    ]
-    return {"train_mse": train_mse, "test_mse": test_mse, "ratio": ratio,
-            # measured, for the ratio's label (lstm_core/verdict.py)
-            "targets_identical": bool(np.array_equal(targets["train"], targets["test"])),
-            "per_frequency": per_frequency}
+    return tuple(
+        FrequencyScore(float(hz), mse(predictions["train"][k], targets["train"][k]),
+                       mse(predictions["test"][k], targets["test"][k]),
+                       correlation(predictions["test"][k], targets["test"][k]))
+        for k, hz in enumerate(frequencies))
 
 
 def amplitude_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:

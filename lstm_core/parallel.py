@@ -4,11 +4,14 @@ process (spawned, so nothing is shared but what is sent), for
 
 A job is a module-level function `job(arg, emit, stop) -> (status, message,
 value)`: `emit(dict)` sends a progress update to the parent, `stop` is the
-child's StopFlag. Each child runs one job and ends; a job that raises, or a
-process that dies, is reported as failed under its label and the other jobs
-go on. A stop (Ctrl+C, SIGTERM, SIGHUP to the parent) starts no further job
-and asks the running ones to stop at the end of their current batch (as one
-run does); the jobs never started are reported as `not_started`.
+job's StopFlag. J worker processes are started once and each runs one job
+after another (a spawned Python that imports torch costs about 3 CPU-seconds,
+so one process per job would pay that N times instead of J). A job that
+raises, or a worker that dies, is reported as failed under its label and the
+other jobs go on (a dead worker is replaced). A stop (Ctrl+C, SIGTERM,
+SIGHUP to the parent) starts no further job and asks the running ones to
+stop at the end of their current batch (as one run does); the jobs never
+started are reported as `not_started`.
 
 Every child trains with the config it is given (one torch thread on a CPU
 by default: `cpu_threads = 1`), so a job's numbers are those of the same run
@@ -75,10 +78,11 @@ class JobReport:
     value: Any = None  # what the job returned (None when it failed or never ran)
 
 
-def _child(index: int, job: Callable, arg: Any, messages) -> None:
-    """Child process: Ctrl+C (or a hang-up) at the terminal reaches the whole
-    process group, so children ignore SIGINT and SIGHUP and stop when the
-    parent passes the stop on with SIGTERM; a second SIGTERM stops at once."""
+def _worker(job: Callable, tasks, messages) -> None:
+    """Worker process: runs (index, arg) tasks until it gets None. Ctrl+C
+    (or a hang-up) at the terminal reaches the whole process group, so
+    workers ignore SIGINT and SIGHUP and stop when the parent passes the stop
+    on with SIGTERM; a second SIGTERM stops at once."""
     from .trainer import StopFlag
 
     for name in ("SIGINT", "SIGHUP"):
@@ -94,15 +98,26 @@ def _child(index: int, job: Callable, arg: Any, messages) -> None:
         stop.request("interrupted")
 
     signal.signal(signal.SIGTERM, handler)
-    try:
-        status, message, value = job(arg, lambda update: messages.put(("update", index, update)), stop)
-    except KeyboardInterrupt:
-        status, message, value = "interrupted", "stopped at once by a second signal", None
-    except UserError as exc:
-        status, message, value = "failed", str(exc), None
-    except Exception as exc:  # reported by label; the other jobs go on
-        status, message, value = "failed", f"{exc.__class__.__name__}: {exc}", None
-    messages.put(("done", index, JobReport(index, "", status, message, value)))
+    while (task := tasks.get()) is not None:
+        index, arg = task
+        try:
+            status, message, value = job(arg, lambda update: messages.put(("update", index, update)), stop)
+        except KeyboardInterrupt:
+            status, message, value = "interrupted", "stopped at once by a second signal", None
+        except UserError as exc:
+            status, message, value = "failed", str(exc), None
+        except Exception as exc:  # reported by label; the other jobs go on
+            status, message, value = "failed", f"{exc.__class__.__name__}: {exc}", None
+        messages.put(("done", index, JobReport(index, "", status, message, value)))
+        if stop.is_set():  # the parent hands out nothing more
+            return
+
+
+@dataclass
+class _Worker:
+    process: Any
+    tasks: Any  # this worker's queue of (index, arg), None to end
+    index: Optional[int] = None  # the job it runs
 
 
 def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs: int,
@@ -113,7 +128,7 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
     pending = list(range(len(args)))
-    running: dict[int, Any] = {}
+    workers: list[_Worker] = []
     reports: dict[int, JobReport] = {}
     stopping = False
 
@@ -121,6 +136,9 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
         report.label = labels[report.index]
         reports[report.index] = report
         on_done(report)
+        for worker in workers:
+            if worker.index == report.index:
+                worker.index = None
 
     def receive(timeout: Optional[float]) -> bool:
         try:
@@ -133,34 +151,55 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
             finish(payload)
         return True
 
-    while pending or running:
-        if should_stop() and not stopping:
-            stopping = True
-            for process in running.values():
-                process.terminate()  # SIGTERM: the child stops at the end of its batch
-            for index in pending:
-                finish(JobReport(index, "", "not_started", "not started: the repeats were stopped"))
-            pending = []
-        while pending and len(running) < jobs:
-            index = pending.pop(0)
-            process = context.Process(target=_child, args=(index, job, args[index], messages), daemon=True)
-            process.start()
-            running[index] = process
-            on_update(index, {"state": "running"})
-        receive(POLL_S)
-        for index, process in list(running.items()):
-            if process.is_alive():
-                continue
-            while receive(None):  # what it sent before it exited
-                pass
-            process.join()
-            del running[index]
-            if index not in reports:
-                code = process.exitcode
-                why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                # a stop that reached a child still starting up ends it before its handler is in place
-                status = "interrupted" if stopping and code == -signal.SIGTERM else "failed"
-                finish(JobReport(index, "", status, f"process ended without a result ({why})"))
+    def start_worker() -> _Worker:
+        tasks = context.Queue()
+        process = context.Process(target=_worker, args=(job, tasks, messages), daemon=True)
+        process.start()
+        workers.append(_Worker(process, tasks))
+        return workers[-1]
+
+    try:
+        while pending or any(w.index is not None for w in workers):
+            if should_stop() and not stopping:
+                stopping = True
+                for worker in workers:
+                    if worker.index is not None:
+                        worker.process.terminate()  # SIGTERM: the job stops at the end of its batch
+                for index in pending:
+                    finish(JobReport(index, "", "not_started", "not started: the repeats were stopped"))
+                pending = []
+            for worker in [w for w in workers if w.index is None and w.process.is_alive()]:
+                if not pending:
+                    break
+                worker.index = pending.pop(0)
+                worker.tasks.put((worker.index, args[worker.index]))
+                on_update(worker.index, {"state": "running"})
+            while pending and len([w for w in workers if w.process.is_alive()]) < jobs:
+                worker = start_worker()
+                worker.index = pending.pop(0)
+                worker.tasks.put((worker.index, args[worker.index]))
+                on_update(worker.index, {"state": "running"})
+            receive(POLL_S)
+            for worker in [w for w in workers if not w.process.is_alive()]:
+                while receive(None):  # what it sent before it exited
+                    pass
+                worker.process.join()
+                workers.remove(worker)
+                if worker.index is not None and worker.index not in reports:
+                    code = worker.process.exitcode
+                    why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                    # a stop that reached a worker still starting up ends it before its handler is in place
+                    status = "interrupted" if stopping and code == -signal.SIGTERM else "failed"
+                    finish(JobReport(worker.index, "", status, f"process ended without a result ({why})"))
+    finally:
+        for worker in workers:
+            if worker.process.is_alive():
+                worker.tasks.put(None)
+        for worker in workers:
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
     while receive(None):
         pass
     return [reports[i] for i in range(len(args))]

@@ -16,20 +16,21 @@ from .config import RunConfig, check_repeats
 from .errors import UserError
 from .files import atomic_write_json, atomic_write_text
 from .parallel import JobReport, progress_events, run_parallel, spread_devices
+from .results import Results, Scores
 from .rundir import claim_new_path, timestamped
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 
-# (label, path into results.json)
-METRICS = (
-    ("train MSE", ("train_mse",)),
-    ("test MSE", ("test_mse",)),
-    ("test/train ratio", ("ratio",)),
-    ("zero predictor MSE", ("baselines", "zero_mse")),
-    ("band-pass reference MSE", ("baselines", "bandpass_mse")),
-    ("test MSE, S zeroed", ("ablation", "s_zero_mse")),
-    ("test MSE, S shuffled", ("ablation", "s_shuffled_mse")),
+# (label, the metric in a run's scores)
+METRICS: tuple[tuple[str, Callable[[Scores], float]], ...] = (
+    ("train MSE", lambda s: s.train_mse),
+    ("test MSE", lambda s: s.test_mse),
+    ("test/train ratio", lambda s: s.ratio),
+    ("zero predictor MSE", lambda s: s.baselines.zero_mse),
+    ("band-pass reference MSE", lambda s: s.baselines.bandpass_mse),
+    ("test MSE, S zeroed", lambda s: s.ablation.s_zero_mse),
+    ("test MSE, S shuffled", lambda s: s.ablation.s_shuffled_mse),
 )
 
 
@@ -64,13 +65,6 @@ def seed_configs(config: RunConfig, parent: Path, repeats: int) -> list[RunConfi
             for i in range(repeats)]
 
 
-def _get(results: dict[str, Any], path: tuple[str, ...]) -> float:
-    value: Any = results
-    for key in path:
-        value = value[key]
-    return float(value)
-
-
 def mean_std(values: list[float]) -> dict[str, float]:
     """Mean, median and sample standard deviation (ddof 1; 0 for a single value)."""
     array = np.asarray(values, dtype=np.float64)
@@ -78,29 +72,27 @@ def mean_std(values: list[float]) -> dict[str, float]:
     return {"mean": float(array.mean()), "median": float(np.median(array)), "std": std, "n": int(array.size)}
 
 
-def aggregate(results: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+def aggregate(results: list[Results], seeds: list[int]) -> dict[str, Any]:
     """Mean ± std (and median) of each metric over the runs that produced
     results, the worst seed by test MSE and each seed's own figures."""
-    metrics = {label: mean_std([_get(r, path) for r in results]) for label, path in METRICS}
-    per_seed = [{"seed": seed, "status": r["status"], "test_mse": r["test_mse"], "verdict": r["verdict"]["code"],
-                 "worst_frequency_mse": max(row["test_mse"] for row in r["per_frequency"]),
-                 "train_time_s": r["train_time_s"],
-                 "time_to_target_s": (r.get("target") or {}).get("time_to_target_s")}
+    scores = [r.scores for r in results]
+    metrics = {label: mean_std([float(get(s)) for s in scores]) for label, get in METRICS}
+    per_seed = [{"seed": seed, "status": r.training.status, "test_mse": r.scores.test_mse,
+                 "verdict": r.scores.verdict.code, "worst_frequency_mse": r.scores.worst_frequency_mse,
+                 "train_time_s": r.training.train_time_s,
+                 "time_to_target_s": (r.training.target or {}).get("time_to_target_s")}
                 for r, seed in zip(results, seeds)]
-    per_frequency = []
-    for k, row in enumerate(results[0]["per_frequency"]):
-        per_frequency.append({
-            "hz": row["hz"],
-            "test_mse": mean_std([r["per_frequency"][k]["test_mse"] for r in results]),
-            "correlation": mean_std([r["per_frequency"][k]["correlation"] for r in results]),
-        })
+    per_frequency = [{"hz": row.hz,
+                      "test_mse": mean_std([s.per_frequency[k].test_mse for s in scores]),
+                      "correlation": mean_std([s.per_frequency[k].correlation for s in scores])}
+                     for k, row in enumerate(scores[0].per_frequency)]
     return {
         "seeds": seeds,
         "metrics": metrics,
         "worst_seed": max(per_seed, key=lambda row: row["test_mse"]),
         "per_seed": per_seed,
         "per_frequency": per_frequency,
-        "verdicts": dict(Counter(r["verdict"]["code"] for r in results)),
+        "verdicts": dict(Counter(s.verdict.code for s in scores)),
     }
 
 

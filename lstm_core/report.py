@@ -9,9 +9,7 @@ directory held before untouched.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import html
-import math
 import platform
 import re
 import time
@@ -20,24 +18,20 @@ from typing import Any, Mapping, Optional, Sequence
 
 import matplotlib
 
-from .checkpoint import check_matches, library_versions, load_checkpoint, model_from_checkpoint
-from .config import FIELDS, RunConfig
-from .data import generate_for, splits_for
-from .device import describe, resolve_device
-from .errors import ConfigError, UserError
-from .formatting import number
-from .evaluate import full_evaluation
+from .checkpoint import library_versions
+from .config import RunConfig
+from .evaluation import Evaluation, RunEvaluation
 from .figures import NAMES as FIGURE_NAMES
 from .figures import render_all
-from .drift import DRIFT_LIMIT_DEG, VALID_ENVELOPE, Drift, phase_drift
+from .drift import DRIFT_LIMIT_DEG, VALID_ENVELOPE, Drift
 from .files import atomic_write_bytes, atomic_write_text
-from .rundir import CONFIG, RunDir, state_text
+from .formatting import number
+from .results import Scores, TrainingFacts
+from .rundir import RunDir
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
-DATA_FIELDS = tuple(name for name, spec in FIELDS.items() if spec.metadata["group"] == "data")
 OWN_SECTION_FIGURES = ("graph2_all_frequencies.png", "phase_drift.png")  # shown in their own sections
-TRAINING_KEYS = ("status", "stop_reason", "epochs_run", "best_epoch", "best_val_loss", "train_time_s")
 
 FIGURE_CAPTIONS = {
     "graph1_single_frequency.png": "f2 on the test set: target, LSTM output and the mixed signal S.",
@@ -50,91 +44,18 @@ FIGURE_CAPTIONS = {
 }
 
 
-# ---- evaluation -------------------------------------------------------------
-def _as_run_dir(run_dir: RunDir | str | Path) -> RunDir:
-    return run_dir if isinstance(run_dir, RunDir) else RunDir.open(run_dir)
-
-
-def evaluation_device(config: RunConfig):
-    """The run's device if this machine has it, else the best one it has."""
-    try:
-        return resolve_device(config.device)
-    except ConfigError:
-        return resolve_device("auto")
-
-
-def with_data_of(model_config: RunConfig, data_config: RunConfig) -> RunConfig:
-    """The model's own settings (how it is fed) with another run's data fields."""
-    return dataclasses.replace(model_config, **{name: getattr(data_config, name) for name in DATA_FIELDS})
-
-
-def evaluate_checkpoint(checkpoint: Path, data_config: RunConfig, device=None) -> tuple[dict[str, Any], RunConfig]:
-    """Load a checkpoint and evaluate it on the data `data_config` describes.
-    Returns the evaluation and the config it ran under."""
-    device = device or evaluation_device(data_config)
-    model, model_config, _ = model_from_checkpoint(checkpoint, device)
-    config = with_data_of(model_config, data_config)
-    splits = splits_for(config)
-    if model.n_frequencies != splits["test"].n_frequencies:
-        raise UserError(str(checkpoint), f"holds a model for {model.n_frequencies} frequencies but the data has "
-                                         f"{splits['test'].n_frequencies}")
-    results = full_evaluation(model, config, splits, device)
-    results["evaluated_on"] = describe(device)
-    return results, config
-
-
-def evaluate_run(run_dir: RunDir | str | Path) -> dict[str, Any]:
-    """Load the run's best.pt and evaluate it again on the run's data."""
-    run_dir = _as_run_dir(run_dir)
-    if not run_dir.best_checkpoint.exists():
-        raise UserError(str(run_dir.path), "has no best.pt (no epoch finished in this run)")
-    config = run_dir.read_config()
-    # A best.pt of another model (copied in, or config.toml edited) is refused,
-    # not evaluated under this run's name. The data may differ (evaluate's
-    # output directories hold the data they were evaluated on).
-    check_matches(load_checkpoint(run_dir.best_checkpoint), config, run_dir.best_checkpoint,
-                  run_dir.file(CONFIG), ignore=DATA_FIELDS)
-    results, _ = evaluate_checkpoint(run_dir.best_checkpoint, config)
-    return results
-
-
 # ---- report content -----------------------------------------------------------
-
-
-def training_summary(run_dir: RunDir, results: dict[str, Any]) -> dict[str, Any]:
-    """Training facts from the results, else the saved results, else status."""
-    saved = run_dir.read_results() or {}
-    status = run_dir.read_status()
-    summary = {}
-    for key in TRAINING_KEYS:
-        summary[key] = results.get(key, saved.get(key))
-    if summary["status"] is None:
-        summary["status"] = state_text(run_dir.state())  # a killed run: stale (process gone)
-    if summary["stop_reason"] is None:
-        summary["stop_reason"] = status.get("message")
-    return summary
-
-
-def environment(results: dict[str, Any]) -> list[tuple[str, str]]:
-    versions = results.get("versions") or library_versions()
-    rows = [(name, version) for name, version in versions.items()]
+def environment(training: TrainingFacts, scores: Scores) -> list[tuple[str, str]]:
+    rows = list((training.versions or library_versions()).items())
     rows += [("matplotlib", matplotlib.__version__), ("python", platform.python_version()),
              ("platform", platform.platform())]
-    if results.get("device"):
-        rows.append(("training device", str(results["device"])))
-    if results.get("precision"):
-        rows.append(("training precision", f"{results['precision']} (evaluation: fp32)"))
-    if results.get("evaluated_on"):
-        rows.append(("evaluation device", str(results["evaluated_on"])))
+    if training.device:
+        rows.append(("training device", training.device))
+    if training.precision:
+        rows.append(("training precision", f"{training.precision} (evaluation: fp32)"))
+    if scores.evaluated_on:
+        rows.append(("evaluation device", scores.evaluated_on))
     return rows
-
-
-def _skill(mse: Any, zero_mse: Any) -> str:
-    """The share of the target power a predictor explains, 1 - MSE / zero MSE."""
-    if not (isinstance(mse, (int, float)) and isinstance(zero_mse, (int, float)) and zero_mse > 0
-            and math.isfinite(mse)):
-        return "n/a"
-    return f"{100 * (1.0 - mse / zero_mse):.0f}%"
 
 
 def settings_rows(config: RunConfig) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
@@ -144,41 +65,27 @@ def settings_rows(config: RunConfig) -> tuple[list[tuple[str, str, str]], list[t
     return changed, [(name, str(value)) for name, value in values.items()]
 
 
-def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any], drift: Drift) -> list[tuple[str, list]]:
+def sections(config: RunConfig, scores: Scores, training: TrainingFacts, drift: Drift) -> list[tuple[str, list]]:
     """The report as (title, blocks), headline first; a block is a paragraph
     (str), a table (header tuple, rows), ("figure", name) or ("details",
     summary, header, rows), a table folded away. Rendered to Markdown and
     HTML alike."""
-    b, a, v = results["baselines"], results["ablation"], results["verdict"]
-    zero = b["zero_mse"]
-    headline = [
-        ("LSTM on the test set", number(results["test_mse"]), _skill(results["test_mse"], zero)),
-        ("zero predictor (mean squared target)", number(zero), "0%"),
-        (f"band-pass reference (non-causal, ±{b.get('bandpass_half_width_hz', float('nan')):g} Hz, fitted on train)",
-         number(b["bandpass_mse"]), _skill(b["bandpass_mse"], zero)),
-    ]
+    v = scores.verdict
+    headline = [(label, number(value), scores.skill_of(value)) for label, _, value in scores.baseline_rows()]
     per_frequency = [
-        (str(i), f"{row['hz']:g}", number(row["train_mse"]), number(row["test_mse"]), number(row["correlation"], 4))
-        for i, row in enumerate(results["per_frequency"], 1)
+        (str(i), f"{row.hz:g}", number(row.train_mse), number(row.test_mse), number(row.correlation, 4))
+        for i, row in enumerate(scores.per_frequency, 1)
     ]
-    ablation_rows = [
-        ("LSTM with S replaced by zeros", number(a["s_zero_mse"])),
-        ("LSTM with S shuffled in time", number(a["s_shuffled_mse"])),
-    ]
-    noisy = results.get("noisy_input")
-    if noisy:  # the noise-augmentation check, when the run measured it
-        ablation_rows.append((f"LSTM with white noise on S at {noisy['snr_db']:g} dB SNR", number(noisy["test_mse"])))
-    bandpass_rows = [
-        (f"{row['hz']:g}", number(row["test_mse"]), number(row.get("gain"), 4), number(row.get("quadrature"), 4))
-        for row in b["bandpass_per_frequency"]
-    ]
+    ablation_rows = [(label, number(value)) for label, _, value in scores.ablation_rows()]
+    bandpass_rows = [(f"{row.hz:g}", number(row.test_mse), number(row.gain, 4), number(row.quadrature, 4))
+                     for row in scores.baselines.bandpass_per_frequency]
     training_rows = [
-        ("status", number(summary["status"])),
-        ("stop reason", number(summary["stop_reason"])),
-        ("epochs run", number(summary["epochs_run"])),
-        ("best epoch", number(summary["best_epoch"])),
-        ("best validation loss", number(summary["best_val_loss"])),
-        ("training time (s)", number(summary["train_time_s"], 1)),
+        ("status", number(training.status)),
+        ("stop reason", number(training.stop_reason)),
+        ("epochs run", number(training.epochs_run)),
+        ("best epoch", number(training.best_epoch)),
+        ("best validation loss", number(training.best_val_loss)),
+        ("training time (s)", number(training.train_time_s, 1)),
     ]
     drift_rows = [(f"{row['hz']:g}", number(row["output_hz"], 4), number(row["drift_deg_per_s"], 2),
                    "never" if row["limit_reached_s"] is None else number(row["limit_reached_s"], 2),
@@ -187,11 +94,10 @@ def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]
     changed_block = ((("setting", "value", "default"), changed) if changed
                      else "Every setting is the default.")
     return [
-        ("Verdict", [f"**Verdict ({v['code']}):** {v['text']}"]),
+        ("Verdict", [f"**Verdict ({v.code}):** {v.text}"]),
         ("Test MSE against the baselines", [
             (("predictor", "test MSE", "target power explained"), headline),
-            f"Training MSE {number(results['train_mse'])}; test/train ratio {number(results['ratio'], 3)} "
-            f"({results['ratio_verdict']})."]),
+            f"Training MSE {number(scores.train_mse)}; test/train ratio {scores.ratio_text()}."]),
         ("Per-frequency performance", [
             "Correlation is Pearson's r between output and target on the test set.",
             (("#", "Hz", "train MSE", "test MSE", "correlation"), per_frequency)]),
@@ -210,7 +116,7 @@ def sections(config: RunConfig, results: dict[str, Any], summary: dict[str, Any]
             "Band-pass reference per frequency (gain and quadrature coefficients fitted by least squares):",
             (("Hz", "test MSE", "gain", "quadrature"), bandpass_rows)]),
         ("Training summary", [(("item", "value"), training_rows)]),
-        ("Environment", [(("component", "version / device"), environment(results))]),
+        ("Environment", [(("component", "version / device"), environment(training, scores))]),
         ("Configuration", [
             "Settings that differ from the defaults:" if changed else "",
             changed_block,
@@ -303,26 +209,15 @@ def to_html(title: str, parts: list[tuple[str, list]], pngs: dict[str, bytes],
 
 
 # ---- export -----------------------------------------------------------------------
-def export_report(run_dir: RunDir | str | Path, results: Optional[dict[str, Any]] = None,
+def export_report(run_dir: RunDir, evaluation: Evaluation, training: TrainingFacts, history: list[dict[str, Any]],
                   title: Optional[str] = None) -> list[Path]:
-    """Write report.md, report.html and the PNG figures into the run directory
-    and return their paths. `results` is an evaluation (with its arrays, as
-    `full_evaluation` returns it); without one, best.pt is evaluated again."""
-    run_dir = _as_run_dir(run_dir)
-    config = run_dir.read_config()
-    if results is None or "predictions" not in results:
-        fresh = evaluate_run(run_dir)
-        results = {**(results or {}), **fresh}
-    test = generate_for(config, config.test_seed)
-    output = results["predictions"]["test"]
-    if output.shape != test.targets.shape:
-        raise UserError(str(run_dir.path), "the predictions do not fit the run's test set (config.toml changed?)")
-    summary = training_summary(run_dir, results)
-
-    drift = phase_drift(test.t, test.targets, output, test.frequencies, test.fs)
-    pngs = render_all(test, output, run_dir.read_metrics(), drift)
+    """Write report.md, report.html and the PNG figures of `evaluation` into
+    the run directory and return their paths. `history`: the metrics.jsonl
+    records (the training curves)."""
+    test, output = evaluation.test, evaluation.predictions.test
+    pngs = render_all(test, output, history, evaluation.drift)
     title = title or f"freq-lstm report: {run_dir.path.name}"
-    parts = sections(config, results, summary, drift)
+    parts = sections(evaluation.config, evaluation.scores, training, evaluation.drift)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     dict(parts)["Environment"].insert(0, f"Generated {stamp} from `{run_dir.path}`.")
     markdown, page = to_markdown(title, parts), to_html(title, parts, pngs)
@@ -335,3 +230,7 @@ def export_report(run_dir: RunDir | str | Path, results: Optional[dict[str, Any]
     atomic_write_text(run_dir.file(REPORT_HTML), page)
     return [run_dir.file(REPORT_MD), run_dir.file(REPORT_HTML), *paths]
 
+
+def export_run(run: RunEvaluation) -> list[Path]:
+    """The report of a run evaluated again (`freq-tui report`, the app's Export)."""
+    return export_report(run.run_dir, run.evaluation, run.results.training, run.run_dir.read_metrics())

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from .config import RunConfig, load_config_file
 from .errors import UserError
+from .results import Results, TrainingFacts
 from .files import MAX_JSON_BYTES, MAX_METRICS_BYTES, atomic_write_json, atomic_write_text, read_regular, remove_stale_temp_files
 
 try:  # POSIX; elsewhere a run directory is claimed but not locked
@@ -277,17 +278,40 @@ class RunDir:
 
     def read_status(self) -> dict[str, Any]:
         """status.json, or {} where it is missing, unreadable or fails its schema."""
-        return _read_record(self.path / STATUS, STATUS_SCHEMA) or {}
+        record = _read_json(self.path / STATUS)
+        return record if schema_problem(record, STATUS_SCHEMA) is None else {}
 
-    def write_results(self, results: dict[str, Any]) -> None:
-        atomic_write_json(self.path / RESULTS, results)
+    def write_results(self, results: Results) -> None:
+        atomic_write_json(self.path / RESULTS, results.to_json())
 
-    def read_results(self) -> Optional[dict[str, Any]]:
+    def read_results(self) -> Optional[Results]:
         """results.json, or None where it is missing or not JSON (`report`
-        then writes a new one). One that is JSON but fails its schema is a
-        UserError naming the file and the key: nothing reads it, and nothing
-        overwrites what it still holds."""
-        return _read_record(self.path / RESULTS, RESULTS_SCHEMA, strict=True)
+        then writes a new one). One that is JSON but not results (a key
+        missing or of the wrong type) is a UserError naming the file and the
+        key: nothing reads it, and nothing overwrites what it still holds."""
+        record = _read_json(self.path / RESULTS)
+        if record is None:
+            return None
+        try:
+            return Results.from_json(record)
+        except ValueError as exc:
+            raise UserError(str(self.path / RESULTS), f"damaged ({exc}); move it aside to write a new one") from None
+
+    def training_facts(self) -> TrainingFacts:
+        """How the run's model was trained: from results.json, else (a run
+        killed before it wrote one) from status.json and metrics.jsonl."""
+        saved = self.read_results()
+        if saved is not None:
+            return saved.training
+        status, history = self.read_status(), self.read_metrics()
+        best = min(history, key=lambda r: r["val_loss"], default=None)
+        times = [r.get("epoch_time") for r in history]
+        return TrainingFacts(
+            status=state_text(self.state()), stop_reason=status.get("message"),
+            epochs_run=history[-1]["epoch"] if history else 0,
+            best_epoch=best and best["epoch"], best_val_loss=best and best["val_loss"],
+            train_time_s=sum(times) if history and None not in times else None,
+            model=status.get("model"))
 
 
 _NUMBER = (int, float)
@@ -300,14 +324,6 @@ STATUS_SCHEMA: dict[str, Any] = {
     "status": str, "message": str, "pid": int, "updated": _NUMBER, "started": _NUMBER, "model": str,
     "test_mse": _NUMBER, "verdict": str, "report_error": str, "resumed_from_epoch": int,
 }
-RESULTS_SCHEMA: dict[str, Any] = {
-    "status": str, "stop_reason": str, "model": str, "noise": str, "device": str, "precision": str,
-    "evaluated_on": str, "epochs_run": int, "best_epoch": int, "best_val_loss": _NUMBER, "train_time_s": _NUMBER,
-    "train_mse": _NUMBER, "test_mse": _NUMBER, "ratio": _NUMBER, "versions": dict, "verdict": dict,
-    "per_frequency": list, "baselines": dict, "ablation": dict, "training_regime": dict,
-}
-
-
 def schema_problem(record: Any, schema: dict[str, Any]) -> Optional[str]:
     """What is wrong with a JSON record for `schema` (None: nothing)."""
     if not isinstance(record, dict):
@@ -316,20 +332,15 @@ def schema_problem(record: Any, schema: dict[str, Any]) -> Optional[str]:
         value = record.get(key)
         if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
             return f"'{key}' is a {type(value).__name__}"
-    if any(not isinstance(v, str) for v in (record.get("versions") or {}).values()):
-        return "'versions' holds something other than text"
     return None
 
 
-def _read_record(path: Path, schema: dict[str, Any], strict: bool = False) -> Optional[dict[str, Any]]:
+def _read_json(path: Path) -> Any:
+    """The file's JSON; None where it is missing, unreadable, not JSON, too big or not a file."""
     try:
-        record = json.loads(read_regular(path, "JSON file", MAX_JSON_BYTES).decode("utf-8"))
-    except (UserError, ValueError, RecursionError):  # missing, unreadable, not JSON, too big, not a file
+        return json.loads(read_regular(path, "JSON file", MAX_JSON_BYTES).decode("utf-8"))
+    except (UserError, ValueError, RecursionError):
         return None
-    problem = schema_problem(record, schema)
-    if problem and strict and isinstance(record, dict):
-        raise UserError(str(path), f"damaged ({problem}); move it aside to write a new one")
-    return None if problem else record
 
 
 def state_text(state: str) -> str:

@@ -42,9 +42,9 @@ def summarise_run(path: Path) -> RunSummary:
     run = RunDir(path)
     status = run.read_status()
     try:
-        results = run.read_results() or {}
+        results = run.read_results()
     except UserError:  # damaged: listed without its results
-        results = {}
+        results = None
     try:
         config = run.read_config()
         model, noise, total = config.model, config.noise, config.epochs
@@ -53,10 +53,10 @@ def summarise_run(path: Path) -> RunSummary:
     model = status.get("model") or model
     metrics = run.read_metrics()
     losses = [r["val_loss"] for r in metrics if isinstance(r.get("val_loss"), (int, float))]
-    best_val = results.get("best_val_loss", min(losses) if losses else None)
+    best_val = results.training.best_val_loss if results else (min(losses) if losses else None)
     started = status.get("started") or path.stat().st_mtime
     return RunSummary(path, model, noise, float(started), run.state(), len(metrics), total, best_val,
-                      results.get("test_mse", status.get("test_mse")))
+                      results.scores.test_mse if results else status.get("test_mse"))
 
 
 def list_runs(root: Path) -> list[RunSummary]:

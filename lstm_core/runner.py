@@ -11,13 +11,12 @@ from .checkpoint import check_matches, load_checkpoint, library_versions, save_c
 from .config import RunConfig
 from .device import check_environment, describe
 from .errors import UserError
-from .evaluate import full_evaluation, to_json
-from .events import EventCallback
+from .evaluation import evaluate
+from .events import EventCallback, RunEnded
 from .precision import applied as applied_precision
-from .robustness import noisy_input_check
 from .report import export_report
+from .results import Results, TrainingFacts
 from .rundir import CONFIG, RunDir
-from .events import RunEnded
 from .tensorboard_log import with_tensorboard
 from .trainer import StopFlag, Trainer
 
@@ -26,7 +25,7 @@ from .trainer import StopFlag, Trainer
 class RunOutcome:
     run_dir: RunDir
     training: RunEnded
-    results: Optional[dict[str, Any]]  # None when no epoch finished
+    results: Optional[Results]  # None when no epoch finished
     report_paths: list[Path] = field(default_factory=list)  # report.md, report.html, the figures
     report_error: Optional[str] = None  # why the report could not be written
 
@@ -43,26 +42,25 @@ def training_regime(config: RunConfig) -> dict[str, Any]:
     return {name: getattr(config, name) for name in REGIME_FIELDS}
 
 
-def results_record(config: RunConfig, trainer: Trainer, training: RunEnded, metrics: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "status": training.status,
-        "stop_reason": training.message,
-        "model": config.model,
-        "noise": config.noise,
-        "training_regime": training_regime(config),
-        "augment_snr_db": config.augment_snr_db,  # 0 = no training-time noise augmentation
-        "epochs_run": training.epochs_run,
-        "best_epoch": training.best_epoch,
-        "best_val_loss": training.best_val_loss,
-        "train_time_s": training.train_time_s,
-        "target": trainer.target_record(training.status),  # the target stop (None when target_mse = 0)
-        "device": describe(trainer.device),
+def training_facts(config: RunConfig, trainer: Trainer, training: RunEnded) -> TrainingFacts:
+    return TrainingFacts(
+        status=training.status,
+        stop_reason=training.message,
+        epochs_run=training.epochs_run,
+        best_epoch=training.best_epoch,
+        best_val_loss=training.best_val_loss,
+        train_time_s=training.train_time_s,
+        model=config.model,
+        noise=config.noise,
+        training_regime=training_regime(config),
+        augment_snr_db=config.augment_snr_db,
+        target=trainer.target_record(training.status),  # the target stop (None when target_mse = 0)
+        device=describe(trainer.device),
         # what the training arithmetic was on this device (tf32 is fp32 off CUDA)
-        "precision": applied_precision(config.precision, trainer.device),
-        "cuda_graphs": trainer.graphed is not None,  # why not: trainer.eager_reason
-        "versions": library_versions(),
-        **to_json(metrics),
-    }
+        precision=applied_precision(config.precision, trainer.device),
+        cuda_graphs=trainer.graphed is not None,  # why not: trainer.eager_reason
+        versions=library_versions(),
+    )
 
 
 def run_training(
@@ -162,14 +160,15 @@ def _train_in(
         raise
     results, report_paths, report_error = None, [], None
     if training.epochs_run > 0:
-        metrics = full_evaluation(trainer.model, config, trainer.splits, trainer.device)
-        results = results_record(config, trainer, training, metrics)
-        results["noisy_input"] = noisy_input_check(trainer.model, config, trainer.splits["test"], trainer.device)
+        evaluation = evaluate(trainer.model, config, trainer.splits, trainer.device)
+        results = Results(training_facts(config, trainer, training), evaluation.scores)
         run_dir.write_results(results)
         try:
-            report_paths = export_report(run_dir, {**results, "predictions": metrics["predictions"]})
+            report_paths = export_report(run_dir, evaluation, results.training,
+                                         [record.to_json() for record in trainer.history])
         except Exception as exc:  # the run and its results stand even if drawing fails
             report_error = f"report not written: {exc.__class__.__name__}: {exc}"
-    run_dir.write_status(training.status, message=training.message, test_mse=(results or {}).get("test_mse"),
-                         verdict=(results or {}).get("verdict", {}).get("code"), report_error=report_error)
+    run_dir.write_status(training.status, message=training.message,
+                         test_mse=results.scores.test_mse if results else None,
+                         verdict=results.scores.verdict.code if results else None, report_error=report_error)
     return RunOutcome(run_dir, training, results, report_paths, report_error)

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from .config import TWO_PI, RunConfig, build_config, load_preset
-from .baselines import bandpass_reference, zero_mse
 from .data import splits_for
-from .evaluate import evaluate
+from .evaluation import evaluate
 from .files import atomic_write, atomic_write_text
 from .events import EventCallback
 from .parallel import JobReport, progress_events, run_parallel, spread_devices
@@ -56,17 +55,16 @@ def run_point(point: SweepPoint, stop: Optional[StopFlag] = None,
     splits = splits_for(config)
     trainer = Trainer(config, None, on_event=on_event, stop=stop, splits=splits)
     result = trainer.fit()
-    metrics = evaluate(trainer.model, config, splits, trainer.device)
-    test = splits["test"]
+    scores = evaluate(trainer.model, config, splits, trainer.device).scores
     return {
         "phase_fraction": point.phase_fraction,
         "phase_high": config.phase_high,
         "model": point.model,
-        "test_mse": metrics["test_mse"],
-        "train_mse": metrics["train_mse"],
+        "test_mse": scores.test_mse,
+        "train_mse": scores.train_mse,
         # non-causal, fitted on the training set: how much S tells about the targets
-        "bandpass_mse": bandpass_reference(splits["train"], test)["mse"],
-        "zero_mse": zero_mse(test.targets),
+        "bandpass_mse": scores.baselines.bandpass_mse,
+        "zero_mse": scores.baselines.zero_mse,
         "epochs_run": result.epochs_run,
         "train_time_s": result.train_time_s,
     }
@@ -151,9 +149,11 @@ def write_plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     models = list(dict.fromkeys(row["model"] for row in rows))
-    for model, marker in zip(models, "os^v"):
+    for i, (model, marker) in enumerate(zip(models, "os^v")):
         sub = sorted((r for r in rows if r["model"] == model), key=lambda r: r["phase_fraction"])
-        ax.plot([r["phase_fraction"] for r in sub], [r["test_mse"] for r in sub], marker=marker, label=f"{model} LSTM")
+        # hollow and shrinking markers: models that reach the same numbers stay visible on top of each other
+        ax.plot([r["phase_fraction"] for r in sub], [r["test_mse"] for r in sub], marker=marker, markersize=11 - 3 * i,
+                markerfacecolor="none", markeredgewidth=1.5, label=f"{model} LSTM")
     ref = sorted({r["phase_fraction"]: r for r in rows}.values(), key=lambda r: r["phase_fraction"])
     ax.plot([r["phase_fraction"] for r in ref], [r["bandpass_mse"] for r in ref], "k--", label="band-pass reference (non-causal)")
     ax.plot([r["phase_fraction"] for r in ref], [r["zero_mse"] for r in ref], ":", color="gray", label="zero predictor")

@@ -26,7 +26,9 @@ identical targets it cannot show generalisation at all.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Optional
+
+from .results import Verdict
 
 LEARNED_NOTHING_SKILL = 0.10
 USES_SIGNAL_COST = 0.10
@@ -43,12 +45,10 @@ def _pct(x: float) -> str:
 
 
 def verdict(test_mse: float, zero_mse: float, s_zero_mse: float, s_shuffled_mse: float,
-            bandpass_mse: Optional[float] = None) -> dict[str, Any]:
+            bandpass_mse: Optional[float] = None) -> Verdict:
     if not (zero_mse > 0 and all(map(math.isfinite, (test_mse, s_zero_mse, s_shuffled_mse)))):
-        return {"code": "learned_nothing",
-                "text": "No verdict could be measured (non-finite MSE or all-zero targets); treat the model as "
-                        "having learned nothing.",
-                "skill": float("nan"), "shuffle_cost": float("nan"), "zero_cost": float("nan")}
+        return Verdict("learned_nothing", "No verdict could be measured (non-finite MSE or all-zero targets); "
+                                          "treat the model as having learned nothing.", math.nan, math.nan, math.nan)
     skill = 1.0 - test_mse / zero_mse
     shuffle_cost = (s_shuffled_mse - test_mse) / zero_mse
     zero_cost = (s_zero_mse - test_mse) / zero_mse
@@ -84,7 +84,7 @@ def verdict(test_mse: float, zero_mse: float, s_zero_mse: float, s_shuffled_mse:
         else:
             text += (f" S holds little or no usable information under this noise: the band-pass reference "
                      f"reaches only {bandpass_mse:.4f} against {zero_mse:.4f} for predicting zero.")
-    return {"code": code, "text": text, "skill": skill, "shuffle_cost": shuffle_cost, "zero_cost": zero_cost}
+    return Verdict(code, text, skill, shuffle_cost, zero_cost)
 
 
 def ratio_label(ratio: float, verdict_code: str, targets_identical: bool, short: bool = False) -> str:

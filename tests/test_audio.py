@@ -293,7 +293,7 @@ async def test_app_extracts_audio_from_the_evaluate_screen(tmp_path, monkeypatch
             await app.workers.wait_for_complete()
             await pilot.pause()
         screen = app.screen
-        assert isinstance(screen, EvaluateScreen) and screen.evaluation is not None
+        assert isinstance(screen, EvaluateScreen) and screen.evaluated is not None
 
         await pilot.press("a")
         assert isinstance(app.screen, PathDialog)

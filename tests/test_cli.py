@@ -83,6 +83,15 @@ def test_headless_core_never_imports_textual():
     assert out.strip() == "False"
 
 
+def test_reading_runs_and_their_results_never_imports_torch():
+    """`freq-tui runs` and compare's tables read results.json as types
+    (lstm_core/results.py) without the training stack."""
+    code = ("import lstm_core.runlist, lstm_core.results, lstm_core.compare, sys; "
+            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_no_file_of_the_core_names_the_app():
     import re
     from pathlib import Path

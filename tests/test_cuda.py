@@ -13,7 +13,7 @@ import torch
 from lstm_core import cli, feeding, precision
 from lstm_core.checkpoint import load_checkpoint, model_from_checkpoint
 from lstm_core.data import splits_for
-from lstm_core.evaluate import predict_signal
+from lstm_core.evaluation import predict_signal
 from lstm_core.events import EpochEnd
 from lstm_core.metrics import mse
 from lstm_core.models import FrequencyLSTM

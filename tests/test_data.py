@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from lstm_core.config import RunConfig
-from lstm_core.data import generate, generate_for, load_npz, save_npz, splits_for
-from lstm_core.errors import UserError
+from lstm_core.data import generate, generate_for, splits_for
 
 
 def test_defaults_are_the_literal_specification():
@@ -65,28 +64,3 @@ def test_streams_pair_each_frequency_with_its_one_hot():
         np.testing.assert_array_equal(inputs[k, :, 0], signal.S.astype(np.float32))
 
 
-def test_npz_round_trip(tmp_path):
-    signal = generate([1, 3, 5, 7], duration=0.5, phase_range=(0, 1), seed=9)
-    save_npz(signal, tmp_path / "d.npz")
-    loaded = load_npz(tmp_path / "d.npz")
-    for key in ("S", "targets", "frequencies", "t"):
-        np.testing.assert_array_equal(getattr(loaded, key), getattr(signal, key))
-    assert (loaded.seed, loaded.phase_high, loaded.fs) == (9, 1.0, 1000.0)
-
-
-def test_npz_with_objects_is_refused_not_unpickled(tmp_path):
-    path = tmp_path / "evil.npz"
-    np.savez(path, S=np.array([object()], dtype=object))
-    with pytest.raises(UserError, match="evil.npz"):
-        load_npz(path)
-
-
-def test_foreign_or_missing_npz_names_the_file(tmp_path):
-    np.savez(tmp_path / "other.npz", x=np.zeros(3))
-    with pytest.raises(UserError, match="missing"):
-        load_npz(tmp_path / "other.npz")
-    (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(UserError, match="junk.npz"):
-        load_npz(tmp_path / "junk.npz")
-    with pytest.raises(UserError, match="not found"):
-        load_npz(tmp_path / "none.npz")

@@ -192,18 +192,23 @@ def test_extension_runs_are_evaluated_per_frequency(tiny_config, tmp_path, model
 
 
 # ---- robustness check that makes augmentation measurable -----------------------
-def test_white_noise_has_the_requested_snr():
-    from lstm_core.robustness import add_white_noise
+def test_the_check_adds_training_noise_at_the_requested_snr_one_draw_per_test_seed():
+    from lstm_core.data import generate
+    from lstm_core.robustness import with_noise
 
-    S = np.sin(np.linspace(0, 300, 40_000))
-    noisy = add_white_noise(S, 3.0, np.random.default_rng(0))
-    snr = 10 * np.log10(np.mean(S**2) / np.mean((noisy - S) ** 2))
+    test = generate([1.0, 3.0], fs=1000.0, duration=40.0, seed=3)
+    noisy = with_noise(test, 3.0, test_seed=3)
+    snr = 10 * np.log10(np.mean(test.S**2) / np.mean((noisy.S - test.S) ** 2))
     assert snr == pytest.approx(3.0, abs=0.1)
+    assert np.array_equal(noisy.targets, test.targets)
+    assert np.array_equal(with_noise(test, 3.0, test_seed=3).S, noisy.S)
+    assert not np.array_equal(with_noise(test, 3.0, test_seed=4).S, noisy.S)
 
 
 def test_runs_without_augmentation_are_checked_at_10_db(tiny_config, tmp_path):
     outcome = run_training(tiny_config(run_dir=str(tmp_path / "run")))
-    check = outcome.results["noisy_input"]
-    assert check["snr_db"] == 10.0
-    assert math.isfinite(check["test_mse"]) and check["test_mse"] != outcome.results["test_mse"]
-    assert json.loads((tmp_path / "run" / "results.json").read_text())["noisy_input"] == check
+    check = outcome.results.scores.noisy_input
+    assert check.snr_db == 10.0
+    assert math.isfinite(check.test_mse) and check.test_mse != outcome.results.scores.test_mse
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())["noisy_input"]
+    assert saved == {"snr_db": check.snr_db, "test_mse": check.test_mse}

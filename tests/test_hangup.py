@@ -64,7 +64,7 @@ def test_the_app_hung_up_while_training_finishes_the_run_and_exits(sighup, tmp_p
     status = RunDir(run).read_status()
     assert status["status"] == "finished", status
     assert len(RunDir(run).read_metrics()) == LONGER["epochs"]
-    assert RunDir(run).read_results()["epochs_run"] == LONGER["epochs"]
+    assert RunDir(run).read_results().training.epochs_run == LONGER["epochs"]
     assert (run / "report.html").is_file() and (run / "report.md").is_file()
     assert not RunDir(run).is_active()
 
@@ -152,7 +152,7 @@ async def test_a_killed_run_is_stale_everywhere_and_resumes_from_the_runs_screen
     assert STALE_TEXT in listing and f"freq-tui train --resume {run}" in listing
     assert cli.main(["runs", "--json", "--runs-root", str(root)]) == 0
     assert json.loads(capsys.readouterr().out)[0]["status"] == STALE
-    monkeypatch.setattr("lstm_core.report.export_report", lambda run_dir, results: [run / "report.md", run / "report.html"])
+    monkeypatch.setattr("lstm_core.report.export_report", lambda *args: [run / "report.md", run / "report.html"])
     assert cli.main(["report", str(run)]) == 0
     assert f"Run status: {STALE_TEXT}" in " ".join(capsys.readouterr().out.split())
 
@@ -184,4 +184,4 @@ async def test_the_palette_resumes_the_stopped_run_on_the_train_screen(tmp_path,
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.session.state == "finished", 60)
         assert app.session.resumed and app.session.start_epoch == 2
-    assert RunDir(run.path).read_results()["epochs_run"] == 3
+    assert RunDir(run.path).read_results().training.epochs_run == 3

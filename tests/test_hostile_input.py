@@ -6,7 +6,6 @@ or file, exit 2 (or it works, where the input is legal), every existing file
 byte-identical, no run directory created."""
 import json
 import os
-import signal
 import struct
 import subprocess
 import sys
@@ -170,11 +169,10 @@ def test_devices_and_folders_are_named_not_read(path, kind, tmp_path, capsys):
     assert not (tmp_path / "ev").exists()
 
 
-def test_data_sets_checkpoints_and_audio_that_are_pipes(tmp_path):
+def test_checkpoints_and_audio_that_are_pipes(tmp_path):
     from lstm_core.checkpoint import load_checkpoint
-    from lstm_core.data import load_npz
 
-    for name, read in (("data.npz", load_npz), ("best.pt", load_checkpoint), ("in.wav", read_wav)):
+    for name, read in (("best.pt", load_checkpoint), ("in.wav", read_wav)):
         os.mkfifo(tmp_path / name)
         with pytest.raises(UserError, match=r"named pipe, not a regular file"):
             read(tmp_path / name)  # returns at once: nothing is opened to wait for a writer

@@ -21,7 +21,8 @@ import torch
 from lstm_core import cli
 from lstm_core.checkpoint import load_checkpoint, model_from_checkpoint
 from lstm_core.rundir import RunDir
-from lstm_core.report import evaluate_run, export_report
+from lstm_core.evaluation import evaluate_run
+from lstm_core.report import export_run
 from lstm_core.runner import resume_training
 
 KILLS = 30
@@ -49,7 +50,7 @@ def train_quietly(argv):
 
 def numbers(run: Path):
     metrics = [{k: v for k, v in m.items() if k != "epoch_time"} for m in RunDir(run).read_metrics()]
-    results = RunDir(run).read_results()
+    results = RunDir(run).read_results().to_json()
     return metrics, {k: v for k, v in results.items() if k != "train_time_s"}
 
 
@@ -68,7 +69,7 @@ def check_loads_and_reports(run: Path) -> None:
             assert 1 <= payload["epoch"] <= config.epochs
     if (run / "best.pt").exists():  # what `freq-tui report` evaluates
         model_from_checkpoint(run / "best.pt")
-        assert math.isfinite(evaluate_run(run_dir)["test_mse"])
+        assert math.isfinite(evaluate_run(run_dir).results.scores.test_mse)
 
 
 @pytest.mark.skipif(fork is None, reason="needs fork")
@@ -104,7 +105,7 @@ def test_killed_at_any_moment_every_run_dir_loads_reports_and_resumes(tmp_path):
     torn_writes = sum(len(list(run.glob(".*.tmp"))) for run in left_behind)
     # The whole report (figures too) for one killed run, as `freq-tui report` writes it.
     drawn = next(run for run in left_behind if (run / "best.pt").exists())
-    assert all(path.is_file() for path in export_report(drawn))
+    assert all(path.is_file() for path in export_run(evaluate_run(drawn)))
     for run in left_behind:
         check_loads_and_reports(run)
         if RunDir(run).read_status().get("status") == "finished":

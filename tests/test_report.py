@@ -13,7 +13,8 @@ import pytest
 from lstm_core.cli import main
 from lstm_core.config import build_config
 from lstm_core.figures import NAMES
-from lstm_core.report import evaluate_run, export_report
+from lstm_core.evaluation import evaluate_run
+from lstm_core.report import export_run
 from lstm_core.runner import run_training
 
 TINY = ["--duration", "0.4", "--fs", "100", "--frequencies", "2,5", "--epochs", "2",
@@ -88,7 +89,7 @@ def test_html_report_puts_the_headline_first(trained_run):
     # the all-frequencies figure comes before any other figure, the verdict before any table
     images = re.findall(r'<img alt="([^"]+)"', page)
     assert images[0] == "graph2_all_frequencies.png" and sorted(images) == sorted(NAMES)
-    assert page.index(trained_run.results["verdict"]["text"][:40]) < page.index("<table>")
+    assert page.index(trained_run.results.scores.verdict.text[:40]) < page.index("<table>")
     # configuration: the changed settings shown, the full list folded
     config = page[page.index('<section id="configuration">'):]
     assert "<details><summary>All " in config and "<th>default</th>" in config
@@ -108,20 +109,23 @@ def test_markdown_report_has_the_same_order(trained_run):
 
 def test_report_has_every_section_and_measured_numbers(trained_run):
     text = (trained_run.run_dir.path / "report.md").read_text()
-    results = trained_run.results
-    assert f"{results['test_mse']:.6f}" in text
-    assert f"{results['baselines']['zero_mse']:.6f}" in text
-    assert f"{results['ablation']['s_shuffled_mse']:.6f}" in text
-    assert results["verdict"]["text"] in text
+    scores = trained_run.results.scores
+    assert f"{scores.test_mse:.6f}" in text
+    assert f"{scores.baselines.zero_mse:.6f}" in text
+    assert f"{scores.ablation.s_shuffled_mse:.6f}" in text
+    assert f"{scores.noisy_input.test_mse:.6f}" in text and "white noise on S at 10 dB" in text
+    assert scores.verdict.text in text
     assert "torch" in text and "epochs run" in text
     for name in NAMES:
         assert f"]({name})" in text
 
 
 def test_evaluate_run_reproduces_the_training_evaluation(trained_run):
-    again = evaluate_run(trained_run.run_dir)
-    assert again["test_mse"] == pytest.approx(trained_run.results["test_mse"], rel=1e-6)
-    assert again["ablation"]["s_shuffled_mse"] == pytest.approx(trained_run.results["ablation"]["s_shuffled_mse"], rel=1e-6)
+    again, before = evaluate_run(trained_run.run_dir).results, trained_run.results
+    assert again.scores.test_mse == pytest.approx(before.scores.test_mse, rel=1e-6)
+    assert again.scores.ablation.s_shuffled_mse == pytest.approx(before.scores.ablation.s_shuffled_mse, rel=1e-6)
+    assert again.scores.noisy_input.test_mse == pytest.approx(before.scores.noisy_input.test_mse, rel=1e-6)
+    assert again.training == before.training  # how it was trained: read from results.json
 
 
 def test_report_command_regenerates_the_report(trained_run, tmp_path, capsys):
@@ -239,12 +243,16 @@ def test_repeats_must_be_positive(tmp_path):
     assert proc.returncode == 2 and "--repeats" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_export_without_results_evaluates_best_pt(trained_run, tmp_path):
+def test_a_run_without_results_json_is_reported_from_its_files(trained_run, tmp_path):
     import shutil
 
     run = tmp_path / "copy"
     shutil.copytree(trained_run.run_dir.path, run)
-    for name in NAMES:
+    for name in (*NAMES, "results.json"):
         (run / name).unlink()
-    paths = export_report(run)
+    evaluated = evaluate_run(run)
+    training = evaluated.results.training
+    assert (training.epochs_run, training.best_epoch) == (2, trained_run.training.best_epoch)
+    assert training.best_val_loss == pytest.approx(trained_run.training.best_val_loss)
+    paths = export_run(evaluated)
     assert all(p.is_file() for p in paths) and len(paths) == 2 + len(NAMES)

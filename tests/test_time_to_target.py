@@ -3,6 +3,8 @@ import json
 
 from bench import time_to_target as ttt
 from lstm_core.parallel import JobReport
+from conftest import synthetic_scores
+from lstm_core.results import Results, TrainingFacts
 
 
 def test_quick_run_writes_every_preset_row(tmp_path):
@@ -18,10 +20,9 @@ def test_quick_run_writes_every_preset_row(tmp_path):
 
 
 def result(test_mse, per_frequency, verdict="ignores_signal"):
-    return JobReport(0, "x", "target_reached", "", {"results": {
-        "test_mse": test_mse, "per_frequency": [{"test_mse": v} for v in per_frequency],
-        "verdict": {"code": verdict}, "epochs_run": 9, "train_time_s": 100.0,
-        "target": {"reached": True, "time_to_target_s": 90.0}}})
+    scores = synthetic_scores(test_mse=test_mse, train_mse=test_mse, per_frequency=per_frequency, verdict=verdict)
+    training = TrainingFacts(epochs_run=9, train_time_s=100.0, target={"reached": True, "time_to_target_s": 90.0})
+    return JobReport(0, "x", "target_reached", "", {"results": Results(training, scores)})
 
 
 def test_a_run_meets_its_goal_only_on_every_count():

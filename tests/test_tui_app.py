@@ -91,10 +91,10 @@ async def test_configure_train_evaluate_export(tmp_path):
         await settle(app, pilot)
         evaluate = app.screen
         assert isinstance(evaluate, EvaluateScreen)
-        assert evaluate.evaluation is not None
+        assert evaluate.evaluated is not None
         assert evaluate.query_one("#per-frequency", DataTable).row_count == 4
-        results = run_dir.read_results()
-        assert f"test MSE {results['test_mse']:.5f}" in text_of(evaluate, "#eval-ratio")
+        scores = run_dir.read_results().scores
+        assert f"test MSE {scores.test_mse:.5f}" in text_of(evaluate, "#eval-ratio")
         assert "cannot show generalisation" in text_of(evaluate, "#eval-ratio")
         assert evaluate.query_one("#pred-chart", LineChart).draws == 1
         await pilot.press("3")
@@ -102,10 +102,13 @@ async def test_configure_train_evaluate_export(tmp_path):
         assert evaluate.query_one("#pred-chart", LineChart).draws == 2
 
         baselines = evaluate.query_one("#baselines", DataTable)
-        assert baselines.row_count == 5  # model, zero, band-pass, S=0, S shuffled
-        assert text_of(evaluate, "#verdict").split("  (v:")[0] in results["verdict"]["text"]
+        # LSTM, zero, band-pass, and the LSTM with S zeroed, shuffled and noisier: the report's rows
+        assert [baselines.get_row_at(i)[0] for i in range(baselines.row_count)] == \
+            [short for _, short, _ in scores.baseline_rows() + scores.ablation_rows()]
+        assert baselines.row_count == 6
+        assert text_of(evaluate, "#verdict").split("  (v:")[0] in scores.verdict.text
         await pilot.press("v")
-        assert text_of(app.screen, "#error-text") == results["verdict"]["text"]
+        assert text_of(app.screen, "#error-text") == scores.verdict.text
         await pilot.press("escape")
         assert app.screen is evaluate
 
@@ -263,11 +266,11 @@ async def test_runs_screen_lists_and_opens_a_run(tmp_path, monkeypatch):
         row = table.get_row_at(0)
         assert row[0] == outcome.run_dir.path.name
         assert row[1] == "stateful" and row[3] == "finished" and row[4] == "2"
-        assert row[5] == f"{outcome.results['test_mse']:.5f}"
+        assert row[5] == f"{outcome.results.scores.test_mse:.5f}"
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, EvaluateScreen)
-        assert app.screen.evaluation.run_dir == outcome.run_dir.path
+        assert app.screen.evaluated.run_dir.path == outcome.run_dir.path
 
 
 async def test_attach_follows_a_run_another_process_writes(tmp_path, monkeypatch):
@@ -366,22 +369,20 @@ async def test_drift_chart_shows_where_and_how_fast_the_output_drifts(tmp_path):
     import numpy as np
     from pathlib import Path
 
-    from tui.evaluation import RunEvaluation
+    from conftest import synthetic_run_evaluation
 
     fs, frequencies = 100.0, np.array([2.0, 5.0])
     t = np.arange(1000) / fs
     targets = np.sin(2 * np.pi * frequencies[:, None] * t)
     predictions = np.sin(2 * np.pi * (frequencies[:, None] + 0.05) * t)
-    results = {"train_mse": 0.1, "test_mse": 0.1, "ratio": 1.0, "ratio_verdict": "", "per_frequency": [],
-               "verdict": {"code": "uses_signal", "text": "x"}}
-    evaluation = RunEvaluation(Path("runs/synthetic"), build_config(TINY), {"status": "finished"}, results,
-                               t, targets.sum(axis=0), targets, predictions, frequencies, fs)
+    evaluated = synthetic_run_evaluation(Path("runs/synthetic"), targets, predictions, frequencies, fs)
+    evaluation = evaluated.evaluation
     app = FreqApp(TINY, runs_root=tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:
         await app.switch_mode("evaluate")
         await pilot.pause()
         screen = app.screen
-        screen.show(evaluation)
+        screen.show(evaluated)
         await pilot.pause()
         chart = screen.query_one("#spectrum-chart", LineChart)
         assert chart.shown_title.startswith("Amplitude spectrum")
@@ -441,8 +442,8 @@ async def test_runs_are_marked_with_space_and_compared_side_by_side(tmp_path, mo
         assert rows == [["hidden_size", "12", "8"], ["run_name", "wide", "small"]]
         metrics = compare.query_one("#compare-metrics", DataTable)
         metric_rows = {metrics.get_row_at(i)[0]: metrics.get_row_at(i)[1:] for i in range(metrics.row_count)}
-        assert metric_rows["test MSE"] == [f"{second.results['test_mse']:.6f}", f"{first.results['test_mse']:.6f}"]
-        assert metric_rows["verdict"] == [second.results["verdict"]["code"], first.results["verdict"]["code"]]
+        assert metric_rows["LSTM"] == [f"{second.results.scores.test_mse:.6f}", f"{first.results.scores.test_mse:.6f}"]
+        assert metric_rows["verdict"] == [second.results.scores.verdict.code, first.results.scores.verdict.code]
         assert all("no generalisation test" in cell for cell in metric_rows["test/train ratio"])
         chart = compare.query_one("#compare-loss", LineChart)
         assert compare.log_y and "log y" in chart.shown_title and chart.draws == 1

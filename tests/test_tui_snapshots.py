@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from lstm_core.config import build_config
-from lstm_core.verdict import ratio_label
 from tui.app import FreqApp
-from tui.evaluation import RunEvaluation
+from conftest import synthetic_run_evaluation
+from lstm_core.evaluation import RunEvaluation
 from lstm_core.events import BatchProgress, EpochRecord, Preview, RunStarted
 from tui.messages import BatchesDone, EpochsDone, TrainingStarted
 from tui.session import TrainingSession
@@ -80,18 +80,8 @@ def synthetic_evaluation() -> RunEvaluation:
     fs, n = 100.0, 400
     t = np.arange(n) / fs
     targets = np.stack([np.sin(2 * np.pi * f * t) for f in FREQUENCIES])
-    predictions = 0.9 * targets
-    results = {
-        "train_mse": 0.0061, "test_mse": 0.0064, "ratio": 1.049, "ratio_verdict": ratio_label(1.049, "uses_signal", True),
-        "per_frequency": [{"hz": f, "train_mse": 0.006, "test_mse": 0.0064, "correlation": 0.999}
-                          for f in FREQUENCIES],
-        "baselines": {"zero_mse": 0.5, "bandpass_mse": 0.03},
-        "ablation": {"s_zero_mse": 0.49, "s_shuffled_mse": 0.51},
-        "verdict": {"code": "uses_input", "text": "The model uses the input: it beats both baselines."},
-    }
-    config = build_config(TINY)
-    return RunEvaluation(Path("runs/20260101-120000-stateful"), config, {"status": "finished"}, results,
-                         t, targets.sum(axis=0), targets, predictions, np.array(FREQUENCIES), fs)
+    return synthetic_run_evaluation(Path("runs/20260101-120000-stateful"), targets, 0.9 * targets, FREQUENCIES, fs,
+                                    config=build_config(TINY))
 
 
 def test_evaluate_screen(snap_compare, tmp_path):

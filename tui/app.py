@@ -212,7 +212,8 @@ class FreqApp(App):
         if status in ("finished", "early_stopped", "target_reached"):
             s.batch = s.batches_per_epoch  # the last epoch is whole
         if outcome.results:
-            s.add_log(f"test MSE {outcome.results['test_mse']:.5f}  train MSE {outcome.results['train_mse']:.5f}")
+            scores = outcome.results.scores
+            s.add_log(f"test MSE {scores.test_mse:.5f}  train MSE {scores.train_mse:.5f}")
             self.evaluation_target = run_dir
         s.add_log(f"done ({status}). Press e to evaluate." if outcome.results else f"ended ({status}): {s.message}")
         self.publish()

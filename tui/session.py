@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from lstm_core.events import EpochRecord, Preview
+from lstm_core.results import Results
 
 
 @dataclass
@@ -32,7 +33,7 @@ class TrainingSession:
     preview: Optional[Preview] = None
     frequencies: list[float] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
-    results: Optional[dict] = None
+    results: Optional[Results] = None
     # Wall-clock marks for the batch ETA (monotonic seconds).
     epoch_started_at: float = 0.0
 

@@ -20,12 +20,16 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from lstm_core.audio import default_out_dir, extract_audio, resolve_checkpoint
+from lstm_core.evaluation import RunEvaluation, evaluate_run
+from lstm_core.formatting import number
+from lstm_core.metrics import amplitude_spectrum
+from lstm_core.report import export_run
 
-from ..evaluation import RunEvaluation, amplitude_spectrum, evaluate_run, export, fmt
 from ..widgets.charts import LineChart, Series
 from .dialogs import ErrorDialog, PathDialog, TextDialog
 
 WAVE_SECONDS = 2.0
+DIGITS = 5  # the screen's tables: five decimals
 
 
 def short_verdict(text: str) -> str:
@@ -50,7 +54,7 @@ class EvaluateScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.evaluation: Optional[RunEvaluation] = None
+        self.evaluated: Optional[RunEvaluation] = None
         self.loading: Optional[str] = None
         self.frequency_index = 0
         self.show_drift = False  # the right chart: amplitude spectrum, or phase and frequency drift (d)
@@ -83,7 +87,7 @@ class EvaluateScreen(Screen):
 
     def check_target(self) -> None:
         target = self.app.evaluation_target
-        if target and target != self.loading and (self.evaluation is None or str(self.evaluation.run_dir) != target):
+        if target and target != self.loading and (self.evaluated is None or str(self.evaluated.run_dir.path) != target):
             self.load(target)
 
     # ---- evaluation ---------------------------------------------------------
@@ -96,7 +100,7 @@ class EvaluateScreen(Screen):
     def action_reload(self) -> None:
         target = self.app.evaluation_target
         if target:
-            self.evaluation = None
+            self.evaluated = None
             self.load(target)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -119,59 +123,52 @@ class EvaluateScreen(Screen):
         elif worker.group == "export":
             if event.state == WorkerState.SUCCESS:
                 self.exported = list(worker.result)
-                folder = self.evaluation.run_dir if self.evaluation else ""
+                folder = self.evaluated.run_dir.path if self.evaluated else ""
                 self.notify(f"Report written to {folder} ({len(self.exported)} files)", title="Export", timeout=10)
             elif event.state == WorkerState.ERROR:
                 self.app.push_screen(ErrorDialog("Export failed", str(worker.error)))
 
-    def show(self, evaluation: RunEvaluation) -> None:
-        self.evaluation = evaluation
-        results = evaluation.results
-        status = evaluation.status.get("status", "unknown")
-        ratio = f"{fmt(results.get('ratio'), 3)} ({results.get('ratio_verdict', '')})"
+    def show(self, evaluated: RunEvaluation) -> None:
+        self.evaluated = evaluated
+        scores, config = evaluated.evaluation.scores, evaluated.evaluation.config
         self.query_one("#eval-status", Static).update(
-            f"{evaluation.run_dir}  {evaluation.config.model}, noise {evaluation.config.noise}, {status}")
+            f"{evaluated.run_dir.path}  {config.model}, noise {config.noise}, {evaluated.results.training.status}")
         self.query_one("#eval-ratio", Static).update(
-            f"train MSE {fmt(results.get('train_mse'))}  test MSE {fmt(results.get('test_mse'))}  ratio {ratio}")
+            f"train MSE {number(scores.train_mse, DIGITS)}  test MSE {number(scores.test_mse, DIGITS)}  "
+            f"ratio {scores.ratio_text()}")
 
         table = self.query_one("#per-frequency", DataTable)
         table.clear()
-        for k, row in enumerate(results.get("per_frequency", []), 1):
-            table.add_row(str(k), f"{row['hz']:g}", fmt(row["train_mse"]), fmt(row["test_mse"]),
-                          fmt(row["correlation"], 3))
+        for k, row in enumerate(scores.per_frequency, 1):
+            table.add_row(str(k), f"{row.hz:g}", number(row.train_mse, DIGITS), number(row.test_mse, DIGITS),
+                          number(row.correlation, 3))
 
         baselines = self.query_one("#baselines", DataTable)
         baselines.clear()
-        baselines.add_row("model", fmt(results.get("test_mse")))
-        base = results.get("baselines") or {}
-        ablation = results.get("ablation") or {}
-        for label, value in (("zero", base.get("zero_mse")), ("band-pass", base.get("bandpass_mse")),
-                             ("model, S=0", ablation.get("s_zero_mse")),
-                             ("model, S shuffled", ablation.get("s_shuffled_mse"))):
-            if value is not None:
-                baselines.add_row(label, fmt(value))
-        self.query_one("#verdict", Static).update(short_verdict(self.verdict_text()))
+        for _, label, value in scores.baseline_rows() + scores.ablation_rows():
+            baselines.add_row(label, number(value, DIGITS))
+        self.query_one("#verdict", Static).update(short_verdict(scores.verdict.text))
         self.draw_charts()
 
     def draw_charts(self) -> None:
-        evaluation = self.evaluation
-        if evaluation is None:
+        if self.evaluated is None:
             return
-        k = min(self.frequency_index, evaluation.targets.shape[0] - 1)
-        hz = evaluation.frequencies[k]
-        n = min(evaluation.t.shape[0], max(2, int(WAVE_SECONDS * evaluation.fs)))
-        self.query_one("#pred-chart", LineChart).show(evaluation.t[:n], [
-            Series("prediction", evaluation.predictions[k, :n], marker="braille", color="magenta"),
-            Series("target", evaluation.targets[k, :n], marker="dot", color="green"),
+        test, predictions = self.evaluated.evaluation.test, self.evaluated.evaluation.predictions.test
+        k = min(self.frequency_index, test.n_frequencies - 1)
+        hz = test.frequencies[k]
+        n = min(test.n_samples, max(2, int(WAVE_SECONDS * test.fs)))
+        self.query_one("#pred-chart", LineChart).show(test.t[:n], [
+            Series("prediction", predictions[k, :n], marker="braille", color="magenta"),
+            Series("target", test.targets[k, :n], marker="dot", color="green"),
         ], title=f"f{k + 1} = {hz:g} Hz, test set (1-4, f)", xlabel="t [s]")
 
         if self.show_drift:
             self.draw_drift(k)
             return
-        freqs, spec_input = amplitude_spectrum(evaluation.signal, evaluation.fs)
-        _, spec_target = amplitude_spectrum(evaluation.targets[k], evaluation.fs)
-        _, spec_pred = amplitude_spectrum(evaluation.predictions[k], evaluation.fs)
-        upper = 1.5 * float(np.max(evaluation.frequencies)) + 1.0
+        freqs, spec_input = amplitude_spectrum(test.S, test.fs)
+        _, spec_target = amplitude_spectrum(test.targets[k], test.fs)
+        _, spec_pred = amplitude_spectrum(predictions[k], test.fs)
+        upper = 1.5 * float(np.max(test.frequencies)) + 1.0
         keep = freqs <= upper
         self.query_one("#spectrum-chart", LineChart).show(freqs[keep], [
             Series("input S", spec_input[keep], marker="dot", color="blue"),
@@ -182,7 +179,7 @@ class EvaluateScreen(Screen):
     def draw_drift(self, k: int) -> None:
         """The output's phase error against the target (left axis, degrees)
         and its instantaneous frequency (right axis, Hz) over the test set."""
-        drift = self.evaluation.drift
+        drift = self.evaluated.evaluation.drift
         row = drift.summary[k]
         rate = "no phase" if row["drift_deg_per_s"] is None else f"{row['drift_deg_per_s']:+.1f}°/s"
         self.query_one("#spectrum-chart", LineChart).show(drift.t, [
@@ -193,42 +190,38 @@ class EvaluateScreen(Screen):
 
     # ---- actions --------------------------------------------------------------
     def action_frequency(self, index: int) -> None:
-        if self.evaluation is not None and index < self.evaluation.targets.shape[0]:
+        if self.evaluated is not None and index < self.evaluated.evaluation.test.n_frequencies:
             self.frequency_index = index
             self.draw_charts()
 
-    def verdict_text(self) -> str:
-        verdict = (self.evaluation.results.get("verdict") or {}) if self.evaluation else {}
-        return verdict.get("text", "")
-
     def action_verdict(self) -> None:
-        if self.verdict_text():
-            self.app.push_screen(TextDialog("Verdict", self.verdict_text()))
+        if self.evaluated is not None:
+            self.app.push_screen(TextDialog("Verdict", self.evaluated.evaluation.scores.verdict.text))
 
     def action_toggle_drift(self) -> None:
         self.show_drift = not self.show_drift
         self.draw_charts()
 
     def action_next_frequency(self) -> None:
-        if self.evaluation is not None:
-            self.frequency_index = (self.frequency_index + 1) % self.evaluation.targets.shape[0]
+        if self.evaluated is not None:
+            self.frequency_index = (self.frequency_index + 1) % self.evaluated.evaluation.test.n_frequencies
             self.draw_charts()
 
     def action_export(self) -> None:
-        if self.evaluation is None:
+        if self.evaluated is None:
             self.notify("Nothing to export yet", severity="warning")
             return
-        self.notify(f"Exporting report to {self.evaluation.run_dir} ...")
-        self.run_worker(partial(export, self.evaluation), name="export", group="export",
+        self.notify(f"Exporting report to {self.evaluated.run_dir.path} ...")
+        self.run_worker(partial(export_run, self.evaluated), name="export", group="export",
                         thread=True, exclusive=True, exit_on_error=False)
 
     def action_extract_audio(self) -> None:
         """`freq-tui extract` for this run: ask for a WAV file, run the run's
         best.pt on it off the UI thread, write <stem>-components/ into the run."""
-        if self.evaluation is None:
+        if self.evaluated is None:
             self.notify("Open a run first", severity="warning")
             return
-        run_dir = Path(self.evaluation.run_dir)
+        run_dir = self.evaluated.run_dir.path
 
         def chosen(path: Optional[str]) -> None:
             if path:

@@ -21,7 +21,7 @@ from lstm_core.errors import UserError
 from lstm_core.rundir import state_text
 from lstm_core.runlist import RunSummary, list_runs
 
-from ..evaluation import fmt
+from lstm_core.formatting import number
 from .compare import CompareScreen
 from .dialogs import ErrorDialog
 
@@ -65,7 +65,7 @@ class RunsScreen(Screen):
         for run in self.runs:
             started = time.strftime("%m-%d %H:%M", time.localtime(run.started))
             table.add_row(self.name_cell(run), run.model, started, state_text(run.status), str(run.epochs),
-                          fmt(run.test_mse),
+                          number(run.test_mse, 5),
                           key=str(run.path))
         self.marked = [path for path in self.marked if any(str(run.path) == path for run in self.runs)]
         count = f"{len(self.runs)} run(s) in {root}/" if self.runs else f"No runs in {root}/ yet"
