@@ -40,7 +40,7 @@ def test_a_followed_run_posts_what_its_live_run_posted(tmp_path):
     assert (training.status, training.message, training.epochs_run, training.best_epoch, training.best_val_loss) == (
         outcome.training.status, outcome.training.message, outcome.training.epochs_run, outcome.training.best_epoch,
         outcome.training.best_val_loss)
-    assert ended.outcome.results["test_mse"] == outcome.results["test_mse"]
+    assert ended.outcome.results == outcome.results
 
 
 def test_a_live_run_is_followed_until_its_writer_is_gone(tmp_path):
