@@ -138,3 +138,18 @@ async def test_train_widgets_change_only_when_what_they_show_does(tmp_path):
         log.show(["a new run"])
         await pilot.pause()
         assert [strip.text for strip in log.lines] == ["a new run"]
+
+
+async def test_quitting_the_app_stops_its_follower(tmp_path):
+    config = build_config(TINY)
+    run = RunDir.create(config, tmp_path)  # live: this process holds its lock
+    run.write_config(config)
+    run.write_status("running", started=time.time(), model="stateful")
+    app = FreqApp(TINY, runs_root=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.follow_run(str(run.path))
+        await pilot.pause()
+        follower = app._follower
+        assert follower is not None and not follower.stopped.is_set()
+        await pilot.press("ctrl+q")
+    assert follower.stopped.is_set()  # else its thread keeps looking, and the process never ends

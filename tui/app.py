@@ -268,6 +268,9 @@ class FreqApp(App):
             self._follower.stop()
             self._follower = None
 
+    def on_unmount(self) -> None:
+        self.stop_following()  # its thread would keep the process from ending
+
     # ---- evaluation -------------------------------------------------------------
     def open_evaluation(self, path: str) -> None:
         self.evaluation_target = path
