@@ -86,8 +86,9 @@ class RunLog(RichLog):
         if self.shown is None or self.shown[0] is not lines:
             self.clear()
             self.shown = (lines, 0)
-        for line in lines[self.shown[1]:]:
-            self.write(line)
+        new = lines[self.shown[1]:]
+        if new:  # one write: one scrollbar update and one scroll to the end
+            self.write("\n".join(new))
         self.shown = (lines, len(lines))
 
 
