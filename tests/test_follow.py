@@ -17,6 +17,8 @@ from tui.messages import BatchesDone, EpochsDone, TrainerStopped, TrainingEnded,
 from tui.widgets.training import LossChart, RunLog, WaveChart
 from tui.worker import EPOCH_POST_INTERVAL_S, EventBridge
 
+from test_hangup import wait_until
+
 TINY = {"duration": 0.2, "fs": 100.0, "epochs": 3, "hidden_size": 8, "device": "cpu"}
 
 
@@ -153,3 +155,15 @@ async def test_quitting_the_app_stops_its_follower(tmp_path):
         assert follower is not None and not follower.stopped.is_set()
         await pilot.press("ctrl+q")
     assert follower.stopped.is_set()  # else its thread keeps looking, and the process never ends
+
+
+async def test_following_an_ended_run_shows_it_and_makes_it_the_one_to_evaluate(tmp_path):
+    outcome = run_training(build_config(TINY), runs_root=tmp_path)
+    app = FreqApp(TINY, runs_root=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.follow_run(str(outcome.run_dir.path))
+        await wait_until(pilot, lambda: app._follower is None, 10)  # TrainingEnded handled: after the epochs
+        assert [r.epoch for r in app.session.history] == [1, 2, 3] and app.session.preview is not None
+        assert app.evaluation_target == str(outcome.run_dir.path) and app._follower is None
+        assert app.screen.query_one(WaveChart).draws >= 1 and app.screen.query_one(LossChart).draws >= 1
+        assert app.session.log[-1] == "done (finished). Press e to evaluate."
