@@ -28,6 +28,8 @@ from tui.screens.train import TrainScreen
 from tui.widgets.charts import LineChart
 from tui.widgets.info import InfoLine
 
+from test_hangup import wait_until
+
 TINY = {"duration": 0.2, "fs": 100.0, "epochs": 2, "hidden_size": 8, "device": "cpu"}
 
 
@@ -288,19 +290,16 @@ async def test_attach_follows_a_run_another_process_writes(tmp_path, monkeypatch
         await pilot.pause()
         assert isinstance(app.screen, TrainScreen)
         assert app.session.source == "follow" and app.session.state == "running"
-        assert len(app.session.history) == 1
+        await wait_until(pilot, lambda: len(app.session.history) == 1, 5)
 
         run.append_metrics({**record, "epoch": 2, "val_loss": 0.50})
-        app.poll_followed_run()  # what the interval timer calls
-        await pilot.pause()
-        assert [r.epoch for r in app.session.history] == [1, 2]
-        assert "2/2" in text_of(app.screen, "#epochs-info")
+        await wait_until(pilot, lambda: [r.epoch for r in app.session.history] == [1, 2], 5)  # a look a second
+        await wait_until(pilot, lambda: "2/2" in text_of(app.screen, "#epochs-info"), 5)
 
         run.write_status("finished", message="ran all 2 epochs")
-        app.poll_followed_run()
-        await pilot.pause()
-        assert app.session.state == "finished"
-        assert app._follow_timer is None
+        await wait_until(pilot, lambda: app.session.state == "finished", 5)
+        assert app._follower is None
+        assert app.session.log[-1] == "ended (finished): ran all 2 epochs"  # no results.json: nothing to evaluate
 
 
 def test_stale_running_status_is_shown_as_stale(tmp_path):

@@ -19,16 +19,15 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
-from textual.worker import Worker, WorkerState
 
 from lstm_core.cli import detach_from_terminal
 from lstm_core.config import RunConfig, load_config_file, load_toml
 from lstm_core.device import check_environment
 from lstm_core.errors import UserError
-from lstm_core.rundir import ENDED, STALE, RunDir
+from lstm_core.rundir import ENDED, RunDir
 from lstm_core.trainer import StopFlag
 
-from .follow import checkpoint_preview
+from .follow import RunFollower
 from lstm_core.console_view import epoch_line
 from lstm_core.events import EpochRecord
 
@@ -42,8 +41,6 @@ from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
 from .screens.train import TrainScreen
 from .session import TrainingSession
-
-FOLLOW_INTERVAL_S = 1.0
 
 
 class FreqApp(App):
@@ -64,13 +61,12 @@ class FreqApp(App):
         self.initial_settings = dict(settings or {})  # raw values the form starts with
         self.runs_root = str(runs_root)
         self.session = TrainingSession()
-        self.session_changed: Signal[bool] = Signal(self, "session-changed")  # payload: final
+        self.session_changed: Signal[TrainingSession] = Signal(self, "session-changed")
         self.stop_flag: Optional[StopFlag] = None
         self.on_hangup = "continue"  # the training run's setting (config.on_hangup)
         self.hung_up = False  # the terminal went away: the app has stopped drawing
         self.evaluation_target: Optional[str] = None
-        self._follow_timer = None
-        self._follow_run: Optional[RunDir] = None
+        self._follower: Optional[RunFollower] = None  # a run another process writes, followed on Train
 
     def on_mount(self) -> None:
         # Not DEFAULT_MODE = "configure": on Python >= 3.12 Textual starts
@@ -111,9 +107,8 @@ class FreqApp(App):
         self.exit(0)
 
     # ---- session updates (UI thread) ----------------------------------------
-    def publish(self, final: bool = False) -> None:
-        self.session.touch()
-        self.session_changed.publish(final)
+    def publish(self) -> None:
+        self.session_changed.publish(self.session)
 
     @property
     def training_active(self) -> bool:
@@ -190,6 +185,8 @@ class FreqApp(App):
 
     def on_epochs_done(self, message: EpochsDone) -> None:
         s = self.session
+        if message.run_dir is not None and message.run_dir != s.run_dir:
+            return  # from a follower stopped since
         for record in message.records:
             s.history.append(record)
             s.log.append(epoch_line(record))
@@ -208,6 +205,9 @@ class FreqApp(App):
     def on_training_ended(self, message: TrainingEnded) -> None:
         s, outcome = self.session, message.outcome
         status, run_dir = outcome.training.status, str(outcome.run_dir.path)
+        if run_dir != s.run_dir:
+            return  # from a follower stopped since
+        self._follower = None
         s.state, s.message, s.results = status, outcome.training.message, outcome.results
         if status in ("finished", "early_stopped", "target_reached"):
             s.batch = s.batches_per_epoch  # the last epoch is whole
@@ -215,22 +215,22 @@ class FreqApp(App):
             scores = outcome.results.scores
             s.add_log(f"test MSE {scores.test_mse:.5f}  train MSE {scores.train_mse:.5f}")
             self.evaluation_target = run_dir
-        s.add_log(f"done ({status}). Press e to evaluate.")
-        self.publish(final=True)
+        s.add_log(f"done ({status}). Press e to evaluate." if outcome.results else f"ended ({status}): {s.message}")
+        self.publish()
         self.notify(f"Run {status}: {run_dir}", title="Training")
 
     def on_training_failed(self, message: TrainingFailed) -> None:
         self.session.state = "failed"
         self.session.message = message.error
         self.session.add_log(f"failed: {message.error}")
-        self.publish(final=True)
+        self.publish()
         if self._exit:  # quitting: nobody is left to read a dialog
             return
         self.push_screen(ErrorDialog("Training failed", f"{message.error}\n\nRun directory: {message.run_dir}"))
 
     def action_stop_training(self) -> None:
         if not self.training_active or self.stop_flag is None:
-            if self._follow_timer is not None:
+            if self._follower is not None:
                 self.stop_following()
                 self.notify("Stopped following (the run itself goes on)")
             else:
@@ -242,6 +242,8 @@ class FreqApp(App):
 
     # ---- following a run another process writes -----------------------------
     def follow_run(self, path: str) -> None:
+        """Show a run another process writes on Train: a RunFollower posts
+        the messages the app's own worker would (follow.py)."""
         if self.training_active:
             self.notify("The app is training: stop it before following another run", severity="warning")
             return
@@ -252,64 +254,22 @@ class FreqApp(App):
             self.push_screen(ErrorDialog("Cannot follow run", str(exc)))
             return
         self.stop_following()
-        self._follow_run = run
-        self.session = TrainingSession(run_dir=str(run.path), source="follow", state="running",
+        self.session = TrainingSession(run_dir=str(run.path), source="follow", state=run.state(),
                                        total_epochs=config.epochs, frequencies=list(config.frequencies))
         self.session.add_log(f"following {run.path}")
-        self.poll_followed_run()
-        if self.session.active:
-            self._follow_timer = self.set_interval(FOLLOW_INTERVAL_S, self.poll_followed_run)
+        self.publish()
+        self._follower = RunFollower(run, self.post_message)
+        self.run_worker(self._follower.follow, name="follow", group="follow", thread=True, exclusive=True,
+                        exit_on_error=False)
         self.switch_mode("train")
 
-    def poll_followed_run(self) -> None:
-        run, s = self._follow_run, self.session
-        if run is None:
-            return
-        changed = False
-        for record in run.read_metrics()[len(s.history):]:
-            try:
-                epoch_record = EpochRecord.from_json(record)
-            except (KeyError, TypeError, ValueError):
-                break  # not a record of this program: the rest is not trusted either
-            s.history.append(epoch_record)
-            s.log.append(epoch_line(epoch_record))
-            changed = True
-        if changed and not any(w.group == "follow-preview" and w.is_running for w in self.workers):
-            self.run_worker(partial(checkpoint_preview, str(run.path)), name="follow-preview",
-                            group="follow-preview", thread=True, exit_on_error=False)
-        state = run.state()  # stale: the writer is gone
-        if state != s.state:
-            s.state = state
-            s.message = f"process gone; {run.resume_hint()}" if state == STALE else run.read_status().get("message", "")
-            changed = True
-        final = state != "running"
-        if final:
-            try:
-                results = run.read_results()
-            except UserError:  # damaged: the Evaluate screen says so when it is opened
-                results = None
-            if results is not None:
-                self.evaluation_target = str(run.path)
-            s.add_log(f"run ended: {state}" if state != STALE else f"stale (process gone): {run.resume_hint()}")
-            self.stop_following(keep_session=True)
-        if changed or final:
-            # Polls come once a second at most: no need to throttle the redraw.
-            self.publish(final=True)
+    def stop_following(self) -> None:
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker.group != "follow-preview" or event.state != WorkerState.SUCCESS or worker.result is None:
-            return
-        if self.session.source == "follow" and self._follow_run is not None:
-            self.session.preview = worker.result
-            self.publish(final=not self.session.active)
-
-    def stop_following(self, keep_session: bool = False) -> None:
-        if self._follow_timer is not None:
-            self._follow_timer.stop()
-            self._follow_timer = None
-        if not keep_session:
-            self._follow_run = None
+    def on_unmount(self) -> None:
+        self.stop_following()  # its thread would keep the process from ending
 
     # ---- evaluation -------------------------------------------------------------
     def open_evaluation(self, path: str) -> None:

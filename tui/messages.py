@@ -29,12 +29,15 @@ class BatchesDone(Message):
 
 class EpochsDone(Message):
     """One or more finished epochs (coalesced when epochs end faster than the
-    UI should redraw) and the latest validation preview, if any."""
+    UI should redraw) and the latest validation preview, if any. `run_dir`
+    names the run they belong to: a follower stopped a moment ago may still
+    have one on its way."""
 
-    def __init__(self, records: list[EpochRecord], preview: Optional[Preview]) -> None:
+    def __init__(self, records: list[EpochRecord], preview: Optional[Preview], run_dir: Optional[str] = None) -> None:
         super().__init__()
         self.records = records
         self.preview = preview
+        self.run_dir = run_dir
 
 
 class TrainerStopped(Message):

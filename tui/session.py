@@ -1,7 +1,8 @@
 """What the Train screen shows, as plain state on the UI thread.
 
-Two sources feed it: the app's own training worker (through messages) and a
-followed run directory that a headless `freq-tui train` is writing. The
+Two sources feed it through the same messages (tui/messages.py), handled
+once in tui/app.py: the app's own training worker and the follower of a run
+directory that a headless `freq-tui train` is writing (tui/follow.py). The
 screen only reads it, so leaving and re-entering the screen loses nothing.
 """
 from __future__ import annotations
@@ -36,14 +37,9 @@ class TrainingSession:
     results: Optional[Results] = None
     # Wall-clock marks for the batch ETA (monotonic seconds).
     epoch_started_at: float = 0.0
-    version: int = 0  # bumped on every change; views redraw when it moves
-
-    def touch(self) -> None:
-        self.version += 1
 
     def add_log(self, line: str) -> None:
         self.log.append(line)
-        self.touch()
 
     @property
     def active(self) -> bool:

@@ -2,9 +2,11 @@
 
 Everything here runs on the worker thread. It never touches a widget; it
 only calls `post` (the app's thread-safe `post_message`) with small messages.
-Epoch ends are coalesced so the UI gets at most a few messages per second
-however fast the epochs go; batch progress is already throttled by the
-trainer (5 per second).
+Epoch ends are coalesced so the UI gets at most one EpochsDone a second
+however fast the epochs go (each rebuilds the Train screen's two charts);
+batch progress is already throttled by the trainer (5 per second), and
+epochs held back go out with the next batch progress that finds their second
+over.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from lstm_core.trainer import StopFlag
 
 from .messages import BatchesDone, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
 
-EPOCH_POST_INTERVAL_S = 0.25
+EPOCH_POST_INTERVAL_S = 1.0
 
 
 class EventBridge:
@@ -38,19 +40,23 @@ class EventBridge:
         if isinstance(event, RunStarted):
             self.post(TrainingStarted(self.run_dir, event))
         elif isinstance(event, BatchProgress):
+            self.flush_if_due()
             self.post(BatchesDone(event))
         elif isinstance(event, EpochEnd):
             self.pending.append(event.record)
             self.preview = event.preview
-            if self.clock() - self.last_epoch_post >= EPOCH_POST_INTERVAL_S:
-                self.flush()
+            self.flush_if_due()
         elif isinstance(event, RunEnded):
             self.flush()
             self.post(TrainerStopped(event))
 
+    def flush_if_due(self) -> None:
+        if self.clock() - self.last_epoch_post >= EPOCH_POST_INTERVAL_S:
+            self.flush()
+
     def flush(self) -> None:
         if self.pending:
-            self.post(EpochsDone(self.pending, self.preview))
+            self.post(EpochsDone(self.pending, self.preview, self.run_dir))
             self.pending = []
             self.last_epoch_post = self.clock()
 
