@@ -77,7 +77,11 @@ class TrainScreen(Screen):
         self.draw_status(session)
         self.draw_progress(session)
         self.draw_loss(session)
-        self.draw_wave(session)
+        # Each chart builds its figure while it is painted (15-30 ms on a
+        # small CPU). New epochs change both: the waveform is handed over
+        # after the next frame, so the two builds fall in different frames
+        # and a key press never waits behind both.
+        self.call_after_refresh(self.draw_wave, session)
         self.query_one(RunLog).show(session.log)
 
     def draw_status(self, session: TrainingSession) -> None:
