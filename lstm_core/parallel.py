@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import multiprocessing.connection
 import os
-import queue as queue_module
+import pickle
 import signal
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
@@ -78,11 +79,14 @@ class JobReport:
     value: Any = None  # what the job returned (None when it failed or never ran)
 
 
-def _worker(job: Callable, tasks, messages) -> None:
-    """Worker process: runs (index, arg) tasks until it gets None. Ctrl+C
-    (or a hang-up) at the terminal reaches the whole process group, so
-    workers ignore SIGINT and SIGHUP and stop when the parent passes the stop
-    on with SIGTERM; a second SIGTERM stops at once."""
+def _worker(job: Callable, conn) -> None:
+    """Worker process: runs the (index, arg) tasks it receives on `conn`
+    until it gets None, and sends back ("update" | "done", index, payload).
+    Each worker has a pipe of its own: a worker that dies mid-write (a crash,
+    the OOM killer) can garble only its own channel, never hold a lock that
+    others need. Ctrl+C (or a hang-up) at the terminal reaches the whole
+    process group, so workers ignore SIGINT and SIGHUP and stop when the
+    parent passes the stop on with SIGTERM; a second SIGTERM stops at once."""
     from .trainer import StopFlag
 
     for name in ("SIGINT", "SIGHUP"):
@@ -98,17 +102,17 @@ def _worker(job: Callable, tasks, messages) -> None:
         stop.request("interrupted")
 
     signal.signal(signal.SIGTERM, handler)
-    while (task := tasks.get()) is not None:
+    while (task := conn.recv()) is not None:
         index, arg = task
         try:
-            status, message, value = job(arg, lambda update: messages.put(("update", index, update)), stop)
+            status, message, value = job(arg, lambda update: conn.send(("update", index, update)), stop)
         except KeyboardInterrupt:
             status, message, value = "interrupted", "stopped at once by a second signal", None
         except UserError as exc:
             status, message, value = "failed", str(exc), None
         except Exception as exc:  # reported by label; the other jobs go on
             status, message, value = "failed", f"{exc.__class__.__name__}: {exc}", None
-        messages.put(("done", index, JobReport(index, "", status, message, value)))
+        conn.send(("done", index, JobReport(index, "", status, message, value)))
         if stop.is_set():  # the parent hands out nothing more
             return
 
@@ -116,8 +120,9 @@ def _worker(job: Callable, tasks, messages) -> None:
 @dataclass
 class _Worker:
     process: Any
-    tasks: Any  # this worker's queue of (index, arg), None to end
+    conn: Any  # the parent's end of this worker's pipe
     index: Optional[int] = None  # the job it runs
+    open: bool = True  # False once its pipe has ended or garbled a message
 
 
 def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs: int,
@@ -126,7 +131,6 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
                  on_done: Callable[[JobReport], None] = lambda report: None) -> list[JobReport]:
     """Run `job` on every arg, at most `jobs` at once; one report per arg, in order."""
     context = multiprocessing.get_context("spawn")
-    messages = context.Queue()
     pending = list(range(len(args)))
     workers: list[_Worker] = []
     reports: dict[int, JobReport] = {}
@@ -140,22 +144,32 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
             if worker.index == report.index:
                 worker.index = None
 
-    def receive(timeout: Optional[float]) -> bool:
-        try:
-            kind, index, payload = messages.get(timeout=timeout) if timeout else messages.get_nowait()
-        except queue_module.Empty:
-            return False
-        if kind == "update":
-            on_update(index, payload)
-        else:
-            finish(payload)
-        return True
+    def receive(timeout: float) -> None:
+        """Handle what the workers sent, waiting up to `timeout` for the first."""
+        ready = multiprocessing.connection.wait([w.conn for w in workers if w.open], timeout)
+        for worker in [w for w in workers if w.conn in ready]:
+            while worker.open and worker.conn.poll():
+                try:
+                    kind, index, payload = worker.conn.recv()
+                except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+                    worker.open = False  # it ended, or died mid-message
+                    break
+                if kind == "update":
+                    on_update(index, payload)
+                else:
+                    finish(payload)
+
+    def assign(worker: _Worker) -> None:
+        worker.index = pending.pop(0)
+        worker.conn.send((worker.index, args[worker.index]))
+        on_update(worker.index, {"state": "running"})
 
     def start_worker() -> _Worker:
-        tasks = context.Queue()
-        process = context.Process(target=_worker, args=(job, tasks, messages), daemon=True)
+        parent_end, child_end = context.Pipe()
+        process = context.Process(target=_worker, args=(job, child_end), daemon=True)
         process.start()
-        workers.append(_Worker(process, tasks))
+        child_end.close()
+        workers.append(_Worker(process, parent_end))
         return workers[-1]
 
     try:
@@ -168,23 +182,21 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
                 for index in pending:
                     finish(JobReport(index, "", "not_started", "not started: the repeats were stopped"))
                 pending = []
-            for worker in [w for w in workers if w.index is None and w.process.is_alive()]:
-                if not pending:
-                    break
-                worker.index = pending.pop(0)
-                worker.tasks.put((worker.index, args[worker.index]))
-                on_update(worker.index, {"state": "running"})
-            while pending and len([w for w in workers if w.process.is_alive()]) < jobs:
-                worker = start_worker()
-                worker.index = pending.pop(0)
-                worker.tasks.put((worker.index, args[worker.index]))
-                on_update(worker.index, {"state": "running"})
+            for worker in [w for w in workers if w.index is None and w.open and w.process.is_alive()]:
+                if pending:
+                    assign(worker)
+            while pending and len([w for w in workers if w.open and w.process.is_alive()]) < jobs:
+                assign(start_worker())
             receive(POLL_S)
-            for worker in [w for w in workers if not w.process.is_alive()]:
-                while receive(None):  # what it sent before it exited
-                    pass
-                worker.process.join()
+            for worker in [w for w in workers if not w.process.is_alive() or not w.open]:
+                if worker.open:
+                    receive(0)  # what it sent before it exited
+                worker.process.join(timeout=None if not worker.process.is_alive() else 10)
+                if worker.process.is_alive():  # its pipe broke but it runs on: it cannot report
+                    worker.process.kill()
+                    worker.process.join()
                 workers.remove(worker)
+                worker.conn.close()
                 if worker.index is not None and worker.index not in reports:
                     code = worker.process.exitcode
                     why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
@@ -193,13 +205,14 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
                     finish(JobReport(worker.index, "", status, f"process ended without a result ({why})"))
     finally:
         for worker in workers:
-            if worker.process.is_alive():
-                worker.tasks.put(None)
+            try:
+                worker.conn.send(None)
+            except (OSError, ValueError):  # already gone
+                pass
         for worker in workers:
             worker.process.join(timeout=10)
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
-    while receive(None):
-        pass
+            worker.conn.close()
     return [reports[i] for i in range(len(args))]

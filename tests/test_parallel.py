@@ -47,12 +47,18 @@ def test_jobs_2_gives_the_numbers_of_jobs_1(tmp_path):
 
 
 def job(arg, emit, stop):
-    """For the test below: fails, dies or doubles."""
+    """For the tests below: fails, dies, dies halfway through a message, or doubles."""
     emit({"epoch": 1})
     if arg == "raise":
         raise RuntimeError("broken on purpose")
     if arg == "die":
         os._exit(3)
+    if arg == "die_mid_message":
+        import threading
+
+        threading.Thread(target=emit, args=({"blob": "x" * (64 << 20)},), daemon=True).start()
+        time.sleep(0.05)  # the 64 MB update is still being written
+        os._exit(4)
     return "finished", "", arg * 2
 
 
@@ -65,6 +71,15 @@ def test_a_failed_or_dead_job_is_reported_and_the_others_kept():
     assert "broken on purpose" in reports[0].message and "exit code 3" in reports[2].message
     assert [r.label for r in reports] == ["a", "b", "c", "d"] and len(done) == 4
     assert set(updates) == {0, 1, 2, 3}
+
+
+def test_a_worker_that_dies_mid_message_stops_no_other():
+    """Each worker reports through a pipe of its own, so one killed while it
+    writes (a crash, the OOM killer) leaves no lock held for the others."""
+    reports = run_parallel(job, ["die_mid_message", 1, 2, 3, "die_mid_message", 4], list("abcdef"), 2)
+    assert [r.status for r in reports] == ["failed", "finished", "finished", "finished", "failed", "finished"]
+    assert [r.value for r in reports] == [None, 2, 4, 6, None, 8]
+    assert "exit code 4" in reports[0].message
 
 
 def test_an_interrupt_keeps_the_finished_and_names_the_rest(tmp_path):
