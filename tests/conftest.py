@@ -1,3 +1,5 @@
+import signal
+
 import pytest
 import torch
 
@@ -6,6 +8,14 @@ from lstm_core.results import Ablation, Baselines, BandpassFrequency, FrequencyS
 from lstm_core.verdict import ratio_label
 
 torch.set_num_threads(1)
+
+# A test run started in the background (`cmd &`) or under nohup inherits
+# SIGINT or SIGHUP ignored, and the product rightly keeps an ignored signal
+# ignored. The signal tests need what a terminal session has, so the test
+# process (and every process it forks or starts) begins from the defaults.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+if hasattr(signal, "SIGHUP"):
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.fixture

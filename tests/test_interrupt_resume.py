@@ -237,11 +237,6 @@ def test_ctrl_c_in_a_real_process(tmp_path):
 
 
 def cli_child(argv):
-    # A child of a nohup'd test run inherits SIGHUP ignored, and the CLI keeps
-    # an ignored SIGHUP ignored (nohup must work): give the child the
-    # default a terminal session has, so the signal tests see a hang-up.
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        signal.signal(getattr(signal, name), signal.SIG_DFL if name != "SIGINT" else signal.default_int_handler)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
