@@ -9,6 +9,7 @@ Pure Python: reading a run's results never imports torch.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -166,9 +167,12 @@ class Results:
 ALWAYS_WRITTEN = ("status", "stop_reason", "epochs_run", "best_epoch", "best_val_loss", "train_time_s", "target")
 
 
+_hints = functools.cache(typing.get_type_hints)  # resolved once per class, not per results.json read
+
+
 def _build(cls: type, record: dict[str, Any], where: str = "") -> Any:
     """A dataclass from its JSON object, checking each field's type."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     values = {}
     for f in dataclasses.fields(cls):
         key = f"{where}{f.name}"
