@@ -13,9 +13,10 @@ from .results import Results
 
 def epoch_line(record: EpochRecord) -> str:
     """One epoch as the console and the app's log print it."""
+    prefix = "" if record.trained_length is None else f"  prefix {record.trained_length}"
     best = "  best" if record.is_best else ""
     return (f"epoch {record.epoch:>4}  train {record.train_loss:.6f}  val {record.val_loss:.6f}  "
-            f"lr {record.lr:.2e}  {record.epoch_time:.1f}s{best}")
+            f"lr {record.lr:.2e}  {record.epoch_time:.1f}s{prefix}{best}")
 
 
 class TrainingView:

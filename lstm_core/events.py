@@ -40,7 +40,7 @@ class EpochRecord:
     lr: float
     epoch_time: float
     is_best: bool
-    trained_length: Optional[int] = None  # steps from the reset trained on (a curriculum's prefix)
+    trained_length: Optional[int] = None  # a curriculum's prefix: steps from the reset trained on (None: no curriculum)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

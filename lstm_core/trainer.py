@@ -197,7 +197,7 @@ class Trainer:
             self.on_event(EpochEnd(record, self._preview(prediction)))
             ending = self._ending()
 
-        status, message = ending or ("finished", f"ran all {config.epochs} epochs")
+        status, message = ending or ("finished", f"ran all {config.epochs} epochs{self._curriculum_note()}")
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)  # evaluate the best weights
         ended = RunEnded(status, message, self.epoch, self.best_epoch, self.best_val_loss,
@@ -231,7 +231,7 @@ class Trainer:
     def end_epoch(self, epoch: int, train_loss: float, val_loss: float, epoch_time: float) -> EpochRecord:
         """Schedules, best weights, checkpoints and the metrics line of a
         finished epoch."""
-        trained_length = self.curriculum.length
+        trained_length = self.curriculum.length if self.config.curriculum_start > 0 else None
         # While a curriculum still grows the trained prefix, the validation
         # loss over the whole stream is expected to lag: the plateau
         # schedule and early stopping only start counting once it is done.
@@ -258,6 +258,19 @@ class Trainer:
         if self.run_dir is not None:
             self.run_dir.append_metrics(record.to_json())
         return record
+
+    def _curriculum_note(self) -> str:
+        """For a run that ends before its curriculum covered the whole
+        stream: how long it trained on its last prefix (a stalled curriculum
+        is the usual reason such a run learned little)."""
+        if self.config.curriculum_start <= 0 or self.curriculum.complete or not self.history:
+            return ""
+        length = self.history[-1].trained_length
+        since = next(record.epoch for record in self.history if record.trained_length == length)
+        last = self.history[-1].epoch
+        epochs = f"epoch {last}" if since == last else f"epochs {since}-{last}"
+        return (f"; the curriculum never covered the whole stream: {epochs} "
+                f"trained on the first {length} of {self.curriculum.total} steps")
 
     def _ending(self) -> Optional[tuple[str, str]]:
         """(status, message) when the run is to end after this epoch: its

@@ -17,7 +17,6 @@ from lstm_core.config import build_config, save_toml
 from lstm_core.rundir import STALE, STALE_TEXT, RunDir
 from lstm_core.runner import resume_training, run_training
 from tui.app import FreqApp
-from tui.locale_check import utf8_problem
 
 from test_interrupt_resume import SLOW_TINY, run_files, wait_for
 

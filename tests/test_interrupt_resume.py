@@ -15,7 +15,6 @@ import torch
 
 from lstm_core import cli
 from lstm_core.checkpoint import load_checkpoint, model_from_checkpoint
-from lstm_core.config import RunConfig
 from lstm_core.errors import UserError
 from lstm_core.events import EpochEnd
 from lstm_core.rundir import RunDir

@@ -2,7 +2,6 @@
 BPTT, learned initial state) and the noise sweep, on tiny configs."""
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -101,10 +100,30 @@ def test_curriculum_limits_the_trained_prefix():
 
 def test_trainer_records_the_curriculum(tmp_path):
     config = tiny(truncation="full", updates_per_epoch=2, curriculum_start=20,
-                  curriculum_threshold=10.0, curriculum_growth=2.0, epochs=3)
+                  curriculum_threshold=10.0, curriculum_growth=2.0, epochs=4)
     result = Trainer(config).fit()
     lengths = [record.trained_length for record in result.history]
-    assert lengths == [20, 40, 80]
+    assert lengths == [20, 40, 80, 160]
+    assert result.status == "finished" and result.message == "ran all 4 epochs"  # then 200: the whole stream
+
+
+def test_a_stalled_curriculum_is_named_in_the_end_message_and_every_epoch_line():
+    from lstm_core.console_view import epoch_line
+
+    config = tiny(truncation="full", updates_per_epoch=1, curriculum_start=20, curriculum_threshold=1e-12, epochs=3)
+    result = Trainer(config).fit()
+    assert result.status == "finished"
+    assert result.message == ("ran all 3 epochs; the curriculum never covered the whole stream: "
+                              "epochs 1-3 trained on the first 20 of 200 steps")
+    assert "  prefix 20" in epoch_line(result.history[-1])
+
+
+def test_epochs_without_a_curriculum_record_no_prefix():
+    from lstm_core.console_view import epoch_line
+
+    result = Trainer(tiny(epochs=1)).fit()
+    assert result.history[0].trained_length is None
+    assert "prefix" not in epoch_line(result.history[0]) and result.message == "ran all 1 epochs"
 
 
 def test_sweep_writes_table_and_png(tmp_path):

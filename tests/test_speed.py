@@ -13,7 +13,7 @@ from lstm_core.config import build_config, load_preset
 from lstm_core.data import generate_for, splits_for
 from lstm_core.errors import ConfigError
 from lstm_core.models import FrequencyLSTM, MultiTaskLSTM
-from lstm_core.trainer import Trainer, to_device
+from lstm_core.trainer import Trainer
 
 
 def _grads_per_update(model, batches):

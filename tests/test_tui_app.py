@@ -6,7 +6,6 @@ the message queue to drain.
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 
