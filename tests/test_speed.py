@@ -193,9 +193,9 @@ def test_bench_runs_end_to_end_on_a_tiny_signal(tmp_path):
     # the floor is a bare forward+backward, far below the guide's loop
     floor = results["floor"]["epoch_s"]["median"]
     assert 0 < floor < results["throughput"]["guide reference"]["epoch_s"]["median"]
-    assert results["full_bptt"]["rows"] == 16 and results["full_bptt"]["steps"] == 500
+    assert results["full_bptt"]["rows"] == 4 and results["full_bptt"]["steps"] == 500  # one copy per frequency
     assert results["full_bptt"]["update_s"]["median"] > 0
-    assert "Floor (" in results["table"] and "Full BPTT over 16 rows x 500 steps" in results["table"]
+    assert "Floor (" in results["table"] and "Full BPTT over 4 rows x 500 steps" in results["table"]
 
 
 def test_informative_fast_preset_loads():
