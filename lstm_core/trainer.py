@@ -263,7 +263,7 @@ class Trainer:
         """For a run that ends before its curriculum covered the whole
         stream: how long it trained on its last prefix (a stalled curriculum
         is the usual reason such a run learned little)."""
-        if self.config.curriculum_start <= 0 or self.curriculum.complete or not self.history:
+        if self.curriculum.complete or not self.history:  # without a curriculum it is complete from the start
             return ""
         length = self.history[-1].trained_length
         since = next(record.epoch for record in self.history if record.trained_length == length)
