@@ -148,8 +148,13 @@ class RunConfig:
     )
     scheduler: str = knob(
         "plateau", group="training",
-        help="Learning-rate schedule: plateau (ReduceLROnPlateau on val loss) or cosine (to 0 over the epochs)",
+        help="Learning-rate schedule: plateau (ReduceLROnPlateau on val loss) or cosine (to 0 over cosine_epochs)",
         choices=SCHEDULER_CHOICES,
+    )
+    cosine_epochs: int = knob(
+        0, group="training",
+        help="cosine: epochs the lr decays to 0 over, not counting those it waits at curriculum_lr_min (0: epochs)",
+        min=0, max=COUNT_MAX,
     )
     updates_per_epoch: int = knob(
         10, group="training", help="truncation = full: updates (passes over the trained prefix) per epoch", min=1, max=COUNT_MAX
@@ -169,6 +174,12 @@ class RunConfig:
     )
     curriculum_growth: float = knob(
         1.5, group="training", help="Curriculum: factor the trained prefix grows by", gt=1.0, max=1e6
+    )
+    curriculum_lr_min: float = knob(
+        0.0, group="training",
+        help="Curriculum with the cosine: while the prefix still grows the lr waits here instead of going lower, "
+        "for up to epochs in all (0: it never waits)",
+        min=0.0, max=10.0, blank=0.0,
     )
     curriculum_threshold: float = knob(
         0.01, group="training", help="Curriculum: grow once an epoch's train loss is below this", gt=0.0, max=1e12
@@ -374,6 +385,17 @@ def validate(config: RunConfig) -> None:
                           "(stateful, or sequence with carry_state)")
     if config.curriculum_start > config.n_samples:
         raise ConfigError("curriculum_start", f"must not exceed the {config.n_samples} samples of the signal")
+    if config.scheduler != "cosine":
+        for name in ("cosine_epochs", "curriculum_lr_min"):
+            if getattr(config, name) != 0:
+                raise ConfigError(name, "applies to scheduler = cosine only")
+    if config.cosine_epochs > config.epochs:
+        raise ConfigError("cosine_epochs", f"must not exceed epochs ({config.cosine_epochs} > {config.epochs})")
+    if config.curriculum_lr_min > 0:
+        if config.curriculum_start == 0:
+            raise ConfigError("curriculum_lr_min", "needs a curriculum (set curriculum_start)")
+        if config.curriculum_lr_min >= config.lr:
+            raise ConfigError("curriculum_lr_min", f"must be below lr ({config.curriculum_lr_min:g} >= {config.lr:g})")
     if len({config.train_seed, config.val_seed, config.test_seed}) != 3:
         raise ConfigError("val_seed", "train_seed, val_seed and test_seed must all differ")
     if config.tensorboard:

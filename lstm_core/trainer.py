@@ -78,8 +78,11 @@ class Trainer:
         self.graphed = None
         if self.eager_reason is None:
             self.graphed = cuda_graph.GraphedChunkUpdates(self.model, self.optimizer, config.grad_clip)
+        self.cosine_epochs = config.cosine_epochs or config.epochs
         if config.scheduler == "cosine":
-            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
+            # To 0 over cosine_epochs; with curriculum_lr_min it waits
+            # there while the curriculum still grows (_step_cosine).
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.cosine_epochs)
         else:
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 self.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
@@ -238,7 +241,7 @@ class Trainer:
         curriculum_was_complete = self.curriculum.complete
         self.curriculum.update(train_loss)
         if self.config.scheduler == "cosine":
-            self.scheduler.step()
+            self._step_cosine()
         elif curriculum_was_complete:
             self.scheduler.step(val_loss)
         self.epoch = epoch
@@ -259,6 +262,35 @@ class Trainer:
             self.run_dir.append_metrics(record.to_json())
         return record
 
+    def _step_cosine(self) -> None:
+        """One epoch along the cosine, unless the curriculum is still growing
+        and the next step would take the lr below curriculum_lr_min: then it
+        waits there, and goes on from where it stopped once the prefix covers
+        the stream. A prefix grows only once the lr is low enough for it, so
+        a slow seed gets more epochs at that lr, and the others, which never
+        wait, the same schedule as without it."""
+        position = self.scheduler.last_epoch
+        if position >= self.cosine_epochs:
+            return
+        floor = self.config.curriculum_lr_min
+        if not self.curriculum.complete and self._cosine_lr(position + 1) < floor:
+            for group in self.optimizer.param_groups:
+                group["lr"] = floor
+            return
+        self.scheduler.step()
+
+    def _cosine_lr(self, position: int) -> float:
+        return self.config.lr * (1 + math.cos(math.pi * position / self.cosine_epochs)) / 2
+
+    def _cosine_waited(self) -> int:
+        """Epochs the cosine waited at curriculum_lr_min."""
+        return self.epoch - self.scheduler.last_epoch
+
+    def _cosine_ended(self) -> bool:
+        """A cosine shorter than the epochs has run to lr 0: nothing more to train."""
+        return (self.config.scheduler == "cosine" and self.epoch < self.config.epochs
+                and self.scheduler.last_epoch >= self.cosine_epochs)
+
     def _curriculum_note(self) -> str:
         """For a run that ends before its curriculum covered the whole
         stream: how long it trained on its last prefix (a stalled curriculum
@@ -274,9 +306,13 @@ class Trainer:
 
     def _ending(self) -> Optional[tuple[str, str]]:
         """(status, message) when the run is to end after this epoch: its
-        target held, or its patience ran out."""
+        target held, its lr schedule ended, or its patience ran out."""
         if self.epoch > 0 and self._target_held():
             return "target_reached", self._target_message()
+        if self._cosine_ended():
+            waited = f", {self._cosine_waited()} more at curriculum_lr_min" if self._cosine_waited() else ""
+            return "finished", (f"the lr schedule ended after {self.epoch} epochs "
+                                f"(a cosine over {self.cosine_epochs}{waited}){self._curriculum_note()}")
         return self._patience_ran_out()
 
     # ---- target stop: worked out from the history, so a resume needs nothing more

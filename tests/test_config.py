@@ -34,6 +34,10 @@ def test_bad_values_name_their_field(name, raw, field):
     ({"phase_high": 1.0}, "phase_high"),  # only with noise = custom
     ({"noise": "custom", "phase_low": 2, "phase_high": 1}, "phase_low"),
     ({"num_layers": 1, "dropout": 0.2}, "dropout"),
+    ({"cosine_epochs": 3}, "cosine_epochs"),  # the default schedule is plateau
+    ({"scheduler": "cosine", "epochs": 5, "cosine_epochs": 6}, "cosine_epochs"),
+    ({"scheduler": "cosine", "curriculum_lr_min": 1e-4}, "curriculum_lr_min"),  # no curriculum
+    ({"scheduler": "cosine", "curriculum_start": 10, "lr": 1e-3, "curriculum_lr_min": 1e-3}, "curriculum_lr_min"),
 ])
 def test_rules_across_fields(settings, field):
     with pytest.raises(ConfigError) as info:

@@ -59,7 +59,10 @@ def run_files(run_dir: Path):
     dict(model="stateful", augment_snr_db=10.0, epochs=4),  # fresh input noise every epoch
     dict(model="attention", sequence_length=5, epochs=4),
     dict(model="multitask", epochs=4),
-], ids=["stateful", "sequence-dropout", "augmented", "attention", "multitask"])
+    # the cosine waits for a curriculum across the interruption
+    dict(model="stateful", truncation="full", curriculum_start=2, curriculum_growth=1.5, curriculum_threshold=1e9,
+         epochs=6, lr=0.01, scheduler="cosine", cosine_epochs=3, curriculum_lr_min=0.004),
+], ids=["stateful", "sequence-dropout", "augmented", "attention", "multitask", "cosine-hold"])
 def test_resumed_run_ends_with_the_same_numbers(settings, tiny_config, tmp_path):
     config = tiny_config(**settings)
     reference = run_training(config, runs_root=tmp_path / "reference").run_dir.path

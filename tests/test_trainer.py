@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from lstm_core.events import BatchProgress, EpochEnd, RunEnded, RunStarted
@@ -21,6 +22,44 @@ def test_same_seed_same_run_on_cpu(tiny_config):
     assert [r.val_loss for r in a] == [r.val_loss for r in b]
     other = Trainer(tiny_config(epochs=2, seed=7)).fit().history
     assert other[0].val_loss != a[0].val_loss
+
+
+def cosine(lr, epochs):
+    """The lr after each epoch of a cosine to 0 over `epochs`."""
+    return [lr * (1 + math.cos(math.pi * e / epochs)) / 2 for e in range(1, epochs + 1)]
+
+
+def test_cosine_over_its_own_epochs_ends_the_run(tiny_config):
+    plain = Trainer(tiny_config(epochs=4, lr=0.01, scheduler="cosine")).fit()  # over all the epochs
+    assert [r.lr for r in plain.history] == [pytest.approx(x, abs=1e-12) for x in cosine(0.01, 4)]
+    assert plain.message == "ran all 4 epochs"
+    short = Trainer(tiny_config(epochs=9, lr=0.01, scheduler="cosine", cosine_epochs=4)).fit()
+    assert [r.val_loss for r in short.history] == [r.val_loss for r in plain.history]
+    assert short.status == "finished" and short.message == "the lr schedule ended after 4 epochs (a cosine over 4)"
+
+
+def test_cosine_waits_at_curriculum_lr_min_while_the_prefix_grows(tiny_config):
+    # 40 samples; the prefix grows after every epoch (any loss is below
+    # the threshold): 2, 4, 8, 16, 32, then the whole 40 from epoch 6 on.
+    growing = dict(curriculum_start=2, curriculum_growth=2.0, curriculum_threshold=1e9, epochs=12, lr=0.01,
+                   scheduler="cosine", cosine_epochs=4)
+    plain = Trainer(tiny_config(**growing)).fit()
+    assert [r.trained_length for r in plain.history] == [2, 4, 8, 16]  # the cosine ended first
+    waiting = Trainer(tiny_config(**growing, curriculum_lr_min=0.004)).fit()
+    lrs = [r.lr for r in waiting.history]
+    # 0.0085, 0.005; then the cosine would go to 0.0015: it waits at 0.004
+    # until the prefix covers the stream (after epoch 5), and goes on from there.
+    decay = cosine(0.01, 4)
+    assert lrs[:2] == [pytest.approx(x) for x in decay[:2]]
+    assert lrs[2:4] == [pytest.approx(0.004)] * 2
+    assert lrs[4:] == [pytest.approx(0.004 * decay[2] / decay[1]), pytest.approx(0.0, abs=1e-12)]
+    assert [r.trained_length for r in waiting.history] == [2, 4, 8, 16, 32, 40]
+    assert [r.val_loss for r in waiting.history[:2]] == [r.val_loss for r in plain.history[:2]]
+    assert waiting.message == "the lr schedule ended after 6 epochs (a cosine over 4, 2 more at curriculum_lr_min)"
+    # a prefix that never covers the stream: it waits until the epochs run out, and says why
+    stalled = Trainer(tiny_config(**{**growing, "curriculum_threshold": 1e-12}, curriculum_lr_min=0.004)).fit()
+    assert [r.lr for r in stalled.history][2:] == [pytest.approx(0.004)] * 10
+    assert stalled.message.startswith("ran all 12 epochs; the curriculum never covered the whole stream")
 
 
 def test_events_describe_the_run(tiny_config):
