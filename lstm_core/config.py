@@ -153,7 +153,8 @@ class RunConfig:
     )
     cosine_epochs: int = knob(
         0, group="training",
-        help="cosine: epochs the lr decays to 0 over, not counting those it waits at curriculum_lr_min (0: epochs)",
+        help="scheduler = cosine: epochs the lr decays to 0 over, not counting those it waits at "
+        "curriculum_lr_min (0, or more than epochs: epochs)",
         min=0, max=COUNT_MAX,
     )
     updates_per_epoch: int = knob(
@@ -177,8 +178,8 @@ class RunConfig:
     )
     curriculum_lr_min: float = knob(
         0.0, group="training",
-        help="Curriculum with the cosine: while the prefix still grows the lr waits here instead of going lower, "
-        "for up to epochs in all (0: it never waits)",
+        help="Curriculum with scheduler = cosine: while the prefix still grows the lr waits here instead of "
+        "going lower, for up to epochs in all (0: it never waits)",
         min=0.0, max=10.0, blank=0.0,
     )
     curriculum_threshold: float = knob(
@@ -385,17 +386,11 @@ def validate(config: RunConfig) -> None:
                           "(stateful, or sequence with carry_state)")
     if config.curriculum_start > config.n_samples:
         raise ConfigError("curriculum_start", f"must not exceed the {config.n_samples} samples of the signal")
-    if config.scheduler != "cosine":
-        for name in ("cosine_epochs", "curriculum_lr_min"):
-            if getattr(config, name) != 0:
-                raise ConfigError(name, "applies to scheduler = cosine only")
-    if config.cosine_epochs > config.epochs:
-        raise ConfigError("cosine_epochs", f"must not exceed epochs ({config.cosine_epochs} > {config.epochs})")
-    if config.curriculum_lr_min > 0:
-        if config.curriculum_start == 0:
-            raise ConfigError("curriculum_lr_min", "needs a curriculum (set curriculum_start)")
-        if config.curriculum_lr_min >= config.lr:
-            raise ConfigError("curriculum_lr_min", f"must be below lr ({config.curriculum_lr_min:g} >= {config.lr:g})")
+    # cosine_epochs and curriculum_lr_min do nothing without the cosine (and
+    # the wait nothing without a curriculum), so a preset's values stay
+    # valid when a flag turns those off; a wait above lr would raise the lr.
+    if config.scheduler == "cosine" and config.curriculum_lr_min >= config.lr:
+        raise ConfigError("curriculum_lr_min", f"must be below lr ({config.curriculum_lr_min:g} >= {config.lr:g})")
     if len({config.train_seed, config.val_seed, config.test_seed}) != 3:
         raise ConfigError("val_seed", "train_seed, val_seed and test_seed must all differ")
     if config.tensorboard:

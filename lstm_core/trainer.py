@@ -78,7 +78,8 @@ class Trainer:
         self.graphed = None
         if self.eager_reason is None:
             self.graphed = cuda_graph.GraphedChunkUpdates(self.model, self.optimizer, config.grad_clip)
-        self.cosine_epochs = config.cosine_epochs or config.epochs
+        # A preset's cosine_epochs with fewer --epochs: the cosine fits the run.
+        self.cosine_epochs = min(config.cosine_epochs or config.epochs, config.epochs)
         if config.scheduler == "cosine":
             # To 0 over cosine_epochs; with curriculum_lr_min it waits
             # there while the curriculum still grows (_step_cosine).

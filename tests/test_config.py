@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from lstm_core.config import FIELDS, RunConfig, build_config, load_toml, parse_value
+from lstm_core.config import FIELDS, RunConfig, build_config, load_preset, load_toml, parse_value
 from lstm_core.errors import ConfigError
 
 
@@ -34,15 +34,21 @@ def test_bad_values_name_their_field(name, raw, field):
     ({"phase_high": 1.0}, "phase_high"),  # only with noise = custom
     ({"noise": "custom", "phase_low": 2, "phase_high": 1}, "phase_low"),
     ({"num_layers": 1, "dropout": 0.2}, "dropout"),
-    ({"cosine_epochs": 3}, "cosine_epochs"),  # the default schedule is plateau
-    ({"scheduler": "cosine", "epochs": 5, "cosine_epochs": 6}, "cosine_epochs"),
-    ({"scheduler": "cosine", "curriculum_lr_min": 1e-4}, "curriculum_lr_min"),  # no curriculum
     ({"scheduler": "cosine", "curriculum_start": 10, "lr": 1e-3, "curriculum_lr_min": 1e-3}, "curriculum_lr_min"),
 ])
 def test_rules_across_fields(settings, field):
     with pytest.raises(ConfigError) as info:
         build_config(settings)
     assert info.value.field == field
+
+
+def test_a_presets_schedule_settings_give_way_to_flags():
+    """literal-stateful's cosine_epochs and curriculum_lr_min stay valid when
+    a flag shortens the run, turns off the curriculum or the cosine."""
+    preset = load_preset("literal-stateful")
+    for flags in ({"epochs": 2}, {"curriculum_start": 0}, {"scheduler": "plateau"}):
+        config = build_config(preset, flags)
+        assert config.cosine_epochs == 100 and config.curriculum_lr_min == 1e-4
 
 
 def test_noise_presets_and_custom_phase():

@@ -165,5 +165,7 @@ async def test_following_an_ended_run_shows_it_and_makes_it_the_one_to_evaluate(
         await wait_until(pilot, lambda: app._follower is None, 10)  # TrainingEnded handled: after the epochs
         assert [r.epoch for r in app.session.history] == [1, 2, 3] and app.session.preview is not None
         assert app.evaluation_target == str(outcome.run_dir.path) and app._follower is None
-        assert app.screen.query_one(WaveChart).draws >= 1 and app.screen.query_one(LossChart).draws >= 1
+        # the charts draw on their next refresh, which may come after the message
+        charts = app.screen.query_one(WaveChart), app.screen.query_one(LossChart)
+        await wait_until(pilot, lambda: all(chart.draws >= 1 for chart in charts), 10)
         assert app.session.log[-1] == "done (finished). Press e to evaluate."

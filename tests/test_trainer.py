@@ -36,6 +36,9 @@ def test_cosine_over_its_own_epochs_ends_the_run(tiny_config):
     short = Trainer(tiny_config(epochs=9, lr=0.01, scheduler="cosine", cosine_epochs=4)).fit()
     assert [r.val_loss for r in short.history] == [r.val_loss for r in plain.history]
     assert short.status == "finished" and short.message == "the lr schedule ended after 4 epochs (a cosine over 4)"
+    # a cosine longer than the epochs (a preset's, with fewer --epochs) fits the run
+    fitted = Trainer(tiny_config(epochs=4, lr=0.01, scheduler="cosine", cosine_epochs=100)).fit()
+    assert [r.val_loss for r in fitted.history] == [r.val_loss for r in plain.history]
 
 
 def test_cosine_waits_at_curriculum_lr_min_while_the_prefix_grows(tiny_config):
