@@ -283,10 +283,6 @@ class Trainer:
     def _cosine_lr(self, position: int) -> float:
         return self.config.lr * (1 + math.cos(math.pi * position / self.cosine_epochs)) / 2
 
-    def _cosine_waited(self) -> int:
-        """Epochs the cosine waited at curriculum_lr_min."""
-        return self.epoch - self.scheduler.last_epoch
-
     def _cosine_ended(self) -> bool:
         """A cosine shorter than the epochs has run to lr 0: nothing more to train."""
         return (self.config.scheduler == "cosine" and self.epoch < self.config.epochs
@@ -311,9 +307,10 @@ class Trainer:
         if self.epoch > 0 and self._target_held():
             return "target_reached", self._target_message()
         if self._cosine_ended():
-            waited = f", {self._cosine_waited()} more at curriculum_lr_min" if self._cosine_waited() else ""
+            waited = self.epoch - self.scheduler.last_epoch  # epochs the cosine waited at curriculum_lr_min
+            more = f", {waited} more at curriculum_lr_min" if waited else ""
             return "finished", (f"the lr schedule ended after {self.epoch} epochs "
-                                f"(a cosine over {self.cosine_epochs}{waited}){self._curriculum_note()}")
+                                f"(a cosine over {self.cosine_epochs}{more}){self._curriculum_note()}")
         return self._patience_ran_out()
 
     # ---- target stop: worked out from the history, so a resume needs nothing more
