@@ -33,7 +33,7 @@ class RunOutcome:
 REGIME_FIELDS = ("truncation", "batch_size", "carry_state", "sequence_length", "augment", "stream_copies",
                  "curriculum_start", "curriculum_growth", "curriculum_threshold", "curriculum_lr_min",
                  "updates_per_epoch",
-                 "chrono_init", "scheduler", "cosine_epochs", "hidden_size", "lr", "seed")
+                 "chrono_init", "scheduler", "cosine_epochs", "ema_decay", "hidden_size", "lr", "seed")
 
 
 def training_regime(config: RunConfig) -> dict[str, Any]:
