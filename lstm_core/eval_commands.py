@@ -8,10 +8,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UserError
 from .rundir import claim_new_path, timestamped
-
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+from .status import RunStatus, state_text
 
 
 def print_report_paths(console, outcome) -> None:
@@ -29,8 +28,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .console_view import print_results
     from .evaluation import evaluate_run
     from .report import export_run
-    from .rundir import STALE, STALE_TEXT
-
     run = evaluate_run(args.run_dir)
     run_dir = run.run_dir
     paths = export_run(run)
@@ -39,8 +36,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     print_results(console, run.results)
     console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the figures, results.json)")
     state = run_dir.state()
-    if state == STALE:
-        console.print(f"[yellow]Run status: {STALE_TEXT}[/]; {run_dir.resume_hint()}", highlight=False)
+    if state == RunStatus.STALE:
+        console.print(f"[yellow]Run status: {state_text(state)}[/]; {run_dir.resume_hint()}", highlight=False)
     else:
         console.print(f"Run status: {state}", highlight=False)
     return EXIT_OK
@@ -233,11 +230,11 @@ def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
         if not (report.value and report.value["results"]):
             console.print(f"[yellow]{report.label}: {report.status}[/] ({report.message})", highlight=False)
     statuses = [r.status for r in reports]
-    if stop.is_set() or any(s in ("interrupted", "cancelled", "not_started") for s in statuses):
-        started = sum(s != "not_started" for s in statuses)
+    if stop.is_set() or any(RunStatus(s).stopped for s in statuses):
+        started = sum(s != RunStatus.NOT_STARTED for s in statuses)
         console.print(f"[yellow]Stopped: {started} of {repeats} runs started[/]")
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if any(s in ("diverged", "failed") for s in statuses) else EXIT_OK
+    return EXIT_FAILED if any(s in (RunStatus.DIVERGED, RunStatus.FAILED) for s in statuses) else EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

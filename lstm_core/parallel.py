@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from .errors import UserError
+from .status import RunStatus
+from .stopping import StopFlag, install_stop_signals
 
 MAX_JOBS_PER_CORE = 4
 POLL_S = 0.2
@@ -74,7 +76,7 @@ def progress_events(emit: Callable[[dict], None]) -> Callable[[Any], None]:
 class JobReport:
     index: int
     label: str
-    status: str  # what the job returned, or failed / interrupted / not_started
+    status: RunStatus  # what the job returned, or failed / interrupted / not_started
     message: str
     value: Any = None  # what the job returned (None when it failed or never ran)
 
@@ -87,31 +89,21 @@ def _worker(job: Callable, conn) -> None:
     others need. Ctrl+C (or a hang-up) at the terminal reaches the whole
     process group, so workers ignore SIGINT and SIGHUP and stop when the
     parent passes the stop on with SIGTERM; a second SIGTERM stops at once."""
-    from .trainer import StopFlag
-
     for name in ("SIGINT", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     stop = StopFlag()
-    received = []
-
-    def handler(signum, frame):
-        received.append(signum)
-        if len(received) > 1:
-            raise KeyboardInterrupt
-        stop.request("interrupted")
-
-    signal.signal(signal.SIGTERM, handler)
+    install_stop_signals(stop.request, names=("SIGTERM",), keep_ignored=False)
     while (task := conn.recv()) is not None:
         index, arg = task
         try:
             status, message, value = job(arg, lambda update: conn.send(("update", index, update)), stop)
         except KeyboardInterrupt:
-            status, message, value = "interrupted", "stopped at once by a second signal", None
+            status, message, value = RunStatus.INTERRUPTED, "stopped at once by a second signal", None
         except UserError as exc:
-            status, message, value = "failed", str(exc), None
+            status, message, value = RunStatus.FAILED, str(exc), None
         except Exception as exc:  # reported by label; the other jobs go on
-            status, message, value = "failed", f"{exc.__class__.__name__}: {exc}", None
+            status, message, value = RunStatus.FAILED, f"{exc.__class__.__name__}: {exc}", None
         conn.send(("done", index, JobReport(index, "", status, message, value)))
         if stop.is_set():  # the parent hands out nothing more
             return
@@ -162,7 +154,7 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
     def assign(worker: _Worker) -> None:
         worker.index = pending.pop(0)
         worker.conn.send((worker.index, args[worker.index]))
-        on_update(worker.index, {"state": "running"})
+        on_update(worker.index, {"state": RunStatus.RUNNING})
 
     def start_worker() -> _Worker:
         parent_end, child_end = context.Pipe()
@@ -180,7 +172,7 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
                     if worker.index is not None:
                         worker.process.terminate()  # SIGTERM: the job stops at the end of its batch
                 for index in pending:
-                    finish(JobReport(index, "", "not_started", "not started: the repeats were stopped"))
+                    finish(JobReport(index, "", RunStatus.NOT_STARTED, "not started: the repeats were stopped"))
                 pending = []
             for worker in [w for w in workers if w.index is None and w.open and w.process.is_alive()]:
                 if pending:
@@ -201,7 +193,7 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
                     code = worker.process.exitcode
                     why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
                     # a stop that reached a worker still starting up ends it before its handler is in place
-                    status = "interrupted" if stopping and code == -signal.SIGTERM else "failed"
+                    status = RunStatus.INTERRUPTED if stopping and code == -signal.SIGTERM else RunStatus.FAILED
                     finish(JobReport(worker.index, "", status, f"process ended without a result ({why})"))
     finally:
         for worker in workers:

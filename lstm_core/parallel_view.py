@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from .parallel import JobReport
+from .status import RunStatus
 
 
 class RunsTable:
@@ -47,7 +48,7 @@ class RunsTable:
 
     def update(self, index: int, update: dict) -> None:
         row = self.rows[index]
-        if update.get("state") == "running":
+        if update.get("state") == RunStatus.RUNNING:
             row["started"] = time.monotonic()
         row.update(update)
         if self.live:
@@ -59,7 +60,7 @@ class RunsTable:
         row.update(state=report.status, ended=time.monotonic())
         if test_mse is not None:
             row["test_mse"] = f"{test_mse:.6f}"
-        colour = "green" if report.value else "red" if report.status == "failed" else "yellow"
+        colour = "green" if report.value else "red" if report.status == RunStatus.FAILED else "yellow"
         self.console.print(f"[{colour}]{report.label}: {report.status}[/] {result or report.message}", highlight=False)
         if self.live:
             self.live.update(self.render())

@@ -18,6 +18,7 @@ from .files import atomic_write_json, atomic_write_text
 from .parallel import JobReport, progress_events, run_parallel, spread_devices
 from .results import Results, Scores
 from .rundir import claim_new_path, timestamped
+from .status import RunStatus
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
@@ -159,7 +160,7 @@ def run_repeats(config: RunConfig, repeats: int, runs_root: str | Path, jobs: in
             reports[-1].index, reports[-1].label = index, labels[index]
             if should_stop():
                 break
-        reports += [JobReport(i, labels[i], "not_started", "not started: the repeats were stopped")
+        reports += [JobReport(i, labels[i], RunStatus.NOT_STARTED, "not started: the repeats were stopped")
                     for i in range(len(reports), repeats)]
     done = [(r.value["results"], c.seed) for r, c in zip(reports, configs) if r.value and r.value["results"]]
     summary = None

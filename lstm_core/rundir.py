@@ -13,7 +13,9 @@ from typing import Any, Callable, Optional, TypeVar
 
 from .config import RunConfig, load_config_file
 from .errors import UserError
+from .events import EpochRecord
 from .results import Results, TrainingFacts
+from .status import RunStatus, is_ended, state_text
 from .files import MAX_JSON_BYTES, MAX_METRICS_BYTES, atomic_write_json, atomic_write_text, read_regular, remove_stale_temp_files
 
 try:  # POSIX; elsewhere a run directory is claimed but not locked
@@ -31,13 +33,6 @@ LAST = "last.pt"
 # can tell the run is alive; the lock dies with the process, even on SIGKILL.
 LOCK = ".lock"
 MAX_NAME = 100
-# A run that ended one of these ways has nothing left to resume.
-ENDED = {"finished": "finished", "early_stopped": "stopped early", "target_reached": "reached its target",
-         "diverged": "diverged"}
-# status.json says a writer is at work, but the writer is gone: killed, or
-# its machine went down. Shown as STALE_TEXT, with how to continue it.
-STALE = "stale"
-STALE_TEXT = "stale (process gone)"
 T = TypeVar("T")
 
 
@@ -194,11 +189,11 @@ class RunDir:
         return _is_freq_tui_process(self.read_status().get("pid"))
 
     def state(self) -> str:
-        """status.json's status, or STALE when it says running (or there is
+        """status.json's status, or RunStatus.STALE when it says running (or there is
         none yet) but the writer is gone."""
-        status = self.read_status().get("status", "running")
-        if status == "running" and not self.is_active():
-            return STALE
+        status = self.read_status().get("status", RunStatus.RUNNING)
+        if status == RunStatus.RUNNING and not self.is_active():
+            return RunStatus.STALE
         return status
 
     def resume_hint(self) -> str:
@@ -208,8 +203,8 @@ class RunDir:
         """UserError unless the run can be resumed: not ended, nobody
         writing it."""
         status = self.read_status().get("status")
-        if status in ENDED:
-            raise UserError(str(self.path), f"run already {ENDED[status]}; nothing to resume (start a new run)")
+        if is_ended(status):
+            raise UserError(str(self.path), f"run already {RunStatus(status).text}; nothing to resume (start a new run)")
         if self.is_active():
             pid = self.read_status().get("pid", "?")
             raise UserError(str(self.path), f"is in use by another freq-tui process (pid {pid}): attach to it instead (a on Runs)")
@@ -258,6 +253,17 @@ class RunDir:
             if schema_problem(record, METRIC_SCHEMA) is None and all(k in record for k in METRIC_REQUIRED):
                 records.append(record)
         return records
+
+    def read_history(self) -> list[EpochRecord]:
+        """metrics.jsonl as EpochRecords, up to the first line that is not
+        one of this program's records (the rest is not trusted either)."""
+        history = []
+        for record in self.read_metrics():
+            try:
+                history.append(EpochRecord.from_json(record))
+            except (KeyError, TypeError, ValueError):
+                break
+        return history
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         # Rewritten whole and atomically: a kill never leaves half a line.
@@ -341,10 +347,6 @@ def _read_json(path: Path) -> Any:
         return json.loads(read_regular(path, "JSON file", MAX_JSON_BYTES).decode("utf-8"))
     except (UserError, ValueError, RecursionError):
         return None
-
-
-def state_text(state: str) -> str:
-    return STALE_TEXT if state == STALE else state
 
 
 def _is_freq_tui_process(pid: object) -> bool:

@@ -12,7 +12,8 @@ from typing import Optional
 
 from .errors import UserError
 from .formatting import number
-from .rundir import CONFIG, STALE, RunDir, state_text
+from .rundir import CONFIG, RunDir
+from .status import RunStatus, state_text
 
 
 @dataclass
@@ -29,7 +30,7 @@ class RunSummary:
 
     @property
     def stale(self) -> bool:
-        return self.status == STALE
+        return self.status == RunStatus.STALE
 
     def to_json(self) -> dict:
         record = asdict(self)

@@ -21,7 +21,9 @@ from .evaluation import evaluate
 from .files import atomic_write, atomic_write_text
 from .events import EventCallback
 from .parallel import JobReport, progress_events, run_parallel, spread_devices
-from .trainer import StopFlag, Trainer
+from .status import RunStatus
+from .stopping import StopFlag
+from .trainer import Trainer
 
 DEFAULT_FRACTIONS = (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 1.0)  # of 2 pi; 0.01 is `informative`, 1 is `literal`
 DEFAULT_PRESETS = {"stateful": "informative-stateful", "sequence": "informative-sequence"}
@@ -79,7 +81,7 @@ def sweep_job(point: SweepPoint, emit: Callable[[dict], None], stop: StopFlag) -
     row = run_point(point, stop, progress_events(emit))
     if stop.is_set():
         return stop.reason, f"{stop.reason}: no row for this point", None
-    return "finished", "", row
+    return RunStatus.FINISHED, "", row
 
 
 def run_sweep(points: Sequence[SweepPoint], out_dir: str | Path,

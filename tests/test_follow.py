@@ -9,7 +9,8 @@ import numpy as np
 
 from lstm_core.config import build_config
 from lstm_core.events import BatchProgress, EpochEnd, EpochRecord, Preview, RunEnded
-from lstm_core.rundir import STALE, RunDir
+from lstm_core.rundir import RunDir
+from lstm_core.status import RunStatus
 from lstm_core.runner import run_training
 from tui.app import FreqApp
 from tui.follow import RunFollower
@@ -64,7 +65,7 @@ def test_a_live_run_is_followed_until_its_writer_is_gone(tmp_path):
     run.release()  # as a killed writer's lock goes
     assert follower.poll() is False
     ended = posted[-1]
-    assert isinstance(ended, TrainingEnded) and ended.outcome.training.status == STALE
+    assert isinstance(ended, TrainingEnded) and ended.outcome.training.status == RunStatus.STALE
     assert ended.outcome.training.message.startswith("process gone; continue it with: freq-tui train --resume")
     assert ended.outcome.results is None and ended.outcome.training.epochs_run == 1
 

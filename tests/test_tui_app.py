@@ -339,13 +339,13 @@ def test_run_app_rejects_a_bad_config_file(tmp_path, capsys):
 
 
 def test_followed_run_preview_comes_from_last_checkpoint(tmp_path):
-    from tui.follow import checkpoint_preview
+    from lstm_core import api
 
     outcome = run_training(build_config(TINY), runs_root=tmp_path)
-    preview = checkpoint_preview(outcome.run_dir.path)
+    preview = api.preview(outcome.run_dir.path)
     assert preview is not None
     assert preview.output.shape == preview.target.shape == (4, preview.t.shape[0])
-    assert checkpoint_preview(tmp_path / "no-such-run") is None
+    assert api.preview(tmp_path / "no-such-run") is None
 
 
 async def test_unusable_run_dir_is_an_error_dialog_not_a_crash(tmp_path):

@@ -19,11 +19,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from lstm_core.audio import default_out_dir, extract_audio, resolve_checkpoint
-from lstm_core.evaluation import RunEvaluation, evaluate_run
+from lstm_core import api
+from lstm_core.api import RunEvaluation, amplitude_spectrum
 from lstm_core.formatting import number
-from lstm_core.metrics import amplitude_spectrum
-from lstm_core.report import export_run
 
 from ..widgets.charts import LineChart, Series
 from .dialogs import ErrorDialog, PathDialog, TextDialog
@@ -59,7 +57,7 @@ class EvaluateScreen(Screen):
         self.frequency_index = 0
         self.show_drift = False  # the right chart: amplitude spectrum, or phase and frequency drift (d)
         self.exported: list[Path] = []
-        self.extracted = None  # the last lstm_core.audio.Extraction
+        self.extracted = None  # the last api.extract_audio's Extraction
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -94,7 +92,7 @@ class EvaluateScreen(Screen):
     def load(self, path: str) -> None:
         self.loading = path
         self.query_one("#eval-status", Static).update(f"Evaluating {path} ...")
-        self.run_worker(partial(evaluate_run, path), name="evaluate", group="evaluate",
+        self.run_worker(partial(api.evaluate_run, path), name="evaluate", group="evaluate",
                         thread=True, exclusive=True, exit_on_error=False)
 
     def action_reload(self) -> None:
@@ -212,7 +210,7 @@ class EvaluateScreen(Screen):
             self.notify("Nothing to export yet", severity="warning")
             return
         self.notify(f"Exporting report to {self.evaluated.run_dir.path} ...")
-        self.run_worker(partial(export_run, self.evaluated), name="export", group="export",
+        self.run_worker(partial(api.export_report, self.evaluated), name="export", group="export",
                         thread=True, exclusive=True, exit_on_error=False)
 
     def action_extract_audio(self) -> None:
@@ -226,7 +224,7 @@ class EvaluateScreen(Screen):
         def chosen(path: Optional[str]) -> None:
             if path:
                 self.notify(f"Extracting {path} ...")
-                self.run_worker(partial(extract_audio, path, resolve_checkpoint(run_dir), run_dir / default_out_dir(path)),
+                self.run_worker(partial(api.extract_audio, path, run_dir),
                                 name="extract", group="extract", thread=True, exclusive=True, exit_on_error=False)
 
         self.app.push_screen(PathDialog("WAV file to run this model on (8-32 bit PCM or float)"), chosen)
