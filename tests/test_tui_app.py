@@ -17,7 +17,7 @@ from textual.widgets import Button, DataTable, Input, RichLog
 from lstm_core.config import build_config, load_toml
 from lstm_core.rundir import RunDir
 from lstm_core.runner import run_training
-from tui import worker as worker_module
+from lstm_core import api
 from tui.app import FreqApp, run_app
 from tui.screens.configure import ConfigureScreen
 from tui.screens.dialogs import ConfirmDialog, ErrorDialog
@@ -91,6 +91,7 @@ async def test_configure_train_evaluate_export(tmp_path):
         evaluate = app.screen
         assert isinstance(evaluate, EvaluateScreen)
         assert evaluate.evaluated is not None
+        assert evaluate.evaluated is app.carried_evaluation  # the run's own evaluation, not a second one
         assert evaluate.query_one("#per-frequency", DataTable).row_count == 4
         scores = run_dir.read_results().scores
         assert f"test MSE {scores.test_mse:.5f}" in text_of(evaluate, "#eval-ratio")
@@ -214,7 +215,7 @@ async def test_training_error_shows_dialog_and_app_stays_up(tmp_path, monkeypatc
     def out_of_memory(*args, **kwargs):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(worker_module, "run_training", out_of_memory)
+    monkeypatch.setattr(api, "start_run", out_of_memory)
     app = FreqApp(TINY, runs_root=tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+r")
@@ -236,7 +237,7 @@ async def test_quit_asks_while_training_and_stops_the_run(tmp_path, monkeypatch)
         training = SimpleNamespace(status=stop.reason, message="stopped")
         return SimpleNamespace(run_dir=run_dir, training=training, results=None)
 
-    monkeypatch.setattr(worker_module, "run_training", waits_for_stop)
+    monkeypatch.setattr(api, "start_run", waits_for_stop)
     app = FreqApp(TINY, runs_root=tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+r")

@@ -60,6 +60,9 @@ class FreqApp(App):
         self.on_hangup = "continue"  # the training run's setting (config.on_hangup)
         self.hung_up = False  # the terminal went away: the app has stopped drawing
         self.evaluation_target: Optional[str] = None
+        # The evaluation an app run ended with: Evaluate shows it as it is
+        # (r evaluates best.pt again).
+        self.carried_evaluation: Optional[api.RunEvaluation] = None
         self._follower: Optional[RunFollower] = None  # a run another process writes, followed on Train
 
     def on_mount(self) -> None:
@@ -207,6 +210,7 @@ class FreqApp(App):
             scores = outcome.results.scores
             s.add_log(f"test MSE {scores.test_mse:.5f}  train MSE {scores.train_mse:.5f}")
             self.evaluation_target = run_dir
+            self.carried_evaluation = outcome.evaluated
         s.add_log(f"done ({status}). Press e to evaluate." if outcome.results else f"ended ({status}): {s.message}")
         self.publish()
         self.notify(f"Run {status}: {run_dir}", title="Training")

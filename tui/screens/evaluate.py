@@ -86,7 +86,11 @@ class EvaluateScreen(Screen):
     def check_target(self) -> None:
         target = self.app.evaluation_target
         if target and target != self.loading and (self.evaluated is None or str(self.evaluated.run_dir.path) != target):
-            self.load(target)
+            carried = self.app.carried_evaluation
+            if carried is not None and str(carried.run_dir.path) == target:
+                self.show(carried)  # the run's own evaluation: nothing is evaluated again
+            else:
+                self.load(target)
 
     # ---- evaluation ---------------------------------------------------------
     def load(self, path: str) -> None:
