@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
+from . import tables
 from .compare import ComparedRun, differing_settings, metrics_rows
 from .config import RunConfig
 from .console_view import epoch_line
@@ -35,7 +36,7 @@ __all__ = [
     "start_run", "new_run_dir", "resume_run", "open_run", "check_environment", "follow_run", "preview",
     "list_runs", "evaluate_run", "export_report", "extract_audio", "compare_runs", "main",
     "StopFlag", "stop_signals", "detach_from_terminal", "RunOutcome", "RunEvaluation", "RunDir", "RunWatcher",
-    "RunSummary", "ComparedRun", "differing_settings", "metrics_rows", "epoch_line", "amplitude_spectrum",
+    "RunSummary", "ComparedRun", "differing_settings", "metrics_rows", "tables", "epoch_line", "amplitude_spectrum",
     "state_text", "is_ended", "is_complete", "RunConfig", "RunStarted", "BatchProgress", "EpochEnd", "EpochRecord", "Preview", "RunEnded",
     "TrainerEvent", "EventCallback", "Results", "UserError", "ConfigError", "RunStatus",
     "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED",

@@ -14,8 +14,9 @@ import numpy as np
 from .config import FIELDS, build_config, check_repeats, field_type, list_presets, load_preset, load_toml
 from . import eval_commands
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, SUBJECT_LIMIT, UserError, clip, echo
+from .formatting import mse
 from .status import RunStatus
-from .stopping import StopFlag, detach_from_terminal, install_stop_signals, stop_signals  # noqa: F401 (re-exported)
+from .stopping import StopFlag, stop_signals
 
 
 
@@ -229,9 +230,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     points = sweep_configs(base, fractions, overrides)
 
     def show(row) -> None:
-        print(f"phase U(0, {row['phase_fraction']:g}*2pi) {row['model']:>8}: test MSE {row['test_mse']:.5f} "
-              f"(band-pass {row['bandpass_mse']:.5f}, zero {row['zero_mse']:.3f}, {row['train_time_s']:.0f} s)",
-              flush=True)
+        print(f"phase U(0, {row.phase_fraction:g}*2pi) {row.model:>8}: test MSE {mse(row.test_mse)} "
+              f"(band-pass {mse(row.bandpass_mse)}, zero {mse(row.zero_mse)}, {row.train_time_s:.0f} s)", flush=True)
 
     if args.jobs == 1:
         run_sweep(points, args.out, on_row=show)
@@ -245,9 +245,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with stop_signals(StopFlag()) as stop:
         with RunsTable([point_label(p) for p in points], Console(), f"{len(points)} points, {args.jobs} at once") as view:
             def done(report) -> None:
-                row = report.value or {}
-                view.done(report, row.get("test_mse"), f"test MSE {row['test_mse']:.5f}, {row['train_time_s']:.0f} s"
-                          if row else "")
+                row = report.value
+                view.done(report, row and row.test_mse,
+                          f"test MSE {mse(row.test_mse)}, {row.train_time_s:.0f} s" if row else "")
 
             rows = run_sweep(points, args.out, jobs=args.jobs, should_stop=stop.is_set, on_update=view.update,
                              on_done=done)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import UserError
-from .events import EpochRecord, RunEnded
+from .events import EpochRecord, RunEnded, best_record
 from .outcome import RunOutcome
 from .rundir import RunDir
 from .status import RunStatus
@@ -25,7 +25,7 @@ class RunWatcher:
         """One look at the files: the epochs new since the last look, and the
         run's outcome once it is no longer running (else None)."""
         state = self.run.state()  # first: once it says ended, metrics.jsonl is whole
-        records = self.run.read_history()[len(self.history):]
+        records = self.run.read_metrics()[len(self.history):]
         self.history += records
         return records, None if state == RunStatus.RUNNING else self.outcome(state)
 
@@ -39,8 +39,8 @@ class RunWatcher:
             results = self.run.read_results()
         except UserError:
             results = None
-        best = [r for r in self.history if r.is_best]
+        best = best_record(self.history)
         training = RunEnded(state, message, self.history[-1].epoch if self.history else 0,
-                            best[-1].epoch if best else 0, best[-1].val_loss if best else math.inf,
+                            best.epoch if best else 0, best.val_loss if best else math.inf,
                             sum(r.epoch_time for r in self.history), tuple(self.history))
         return RunOutcome(self.run, training, results)

@@ -3,7 +3,9 @@ process (spawned, so nothing is shared but what is sent), for
 `freq-tui train --repeats N` and `freq-tui sweep`.
 
 A job is a module-level function `job(arg, emit, stop) -> (status, message,
-value)`: `emit(dict)` sends a progress update to the parent, `stop` is the
+value)`: `emit(update)` sends a progress update to the parent (a
+RunStarted, an EpochRecord; the parent adds RunStatus.RUNNING when a worker
+takes the job), `stop` is the
 job's StopFlag. J worker processes are started once and each runs one job
 after another (a spawned Python that imports torch costs about 3 CPU-seconds,
 so one process per job would pay that N times instead of J). A job that
@@ -59,15 +61,17 @@ def spread_devices(configs: Sequence[Any]) -> list[Any]:
             for i, c in enumerate(configs)]
 
 
-def progress_events(emit: Callable[[dict], None]) -> Callable[[Any], None]:
-    """A trainer event callback that sends the parent what its table shows."""
+def progress_events(emit: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A trainer event callback, one more subscriber, that sends the parent
+    what its table shows: the RunStarted, and each epoch's EpochRecord (the
+    preview stays in the child)."""
     from .events import EpochEnd, RunStarted
 
     def on_event(event) -> None:
         if isinstance(event, RunStarted):
-            emit({"epochs": event.total_epochs})
+            emit(event)
         elif isinstance(event, EpochEnd):
-            emit({"epoch": event.record.epoch, "val_loss": event.record.val_loss})
+            emit(event.record)
 
     return on_event
 
@@ -119,7 +123,7 @@ class _Worker:
 
 def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs: int,
                  should_stop: Callable[[], bool] = lambda: False,
-                 on_update: Callable[[int, dict], None] = lambda index, update: None,
+                 on_update: Callable[[int, Any], None] = lambda index, update: None,
                  on_done: Callable[[JobReport], None] = lambda report: None) -> list[JobReport]:
     """Run `job` on every arg, at most `jobs` at once; one report per arg, in order."""
     context = multiprocessing.get_context("spawn")
@@ -154,7 +158,7 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
     def assign(worker: _Worker) -> None:
         worker.index = pending.pop(0)
         worker.conn.send((worker.index, args[worker.index]))
-        on_update(worker.index, {"state": RunStatus.RUNNING})
+        on_update(worker.index, RunStatus.RUNNING)
 
     def start_worker() -> _Worker:
         parent_end, child_end = context.Pipe()

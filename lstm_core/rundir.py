@@ -9,11 +9,11 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from .config import RunConfig, load_config_file
 from .errors import UserError
-from .events import EpochRecord
+from .events import EpochRecord, best_record
 from .results import Results, TrainingFacts
 from .status import RunStatus, is_ended, state_text
 from .files import MAX_JSON_BYTES, MAX_METRICS_BYTES, atomic_write_json, atomic_write_text, read_regular, remove_stale_temp_files
@@ -71,7 +71,7 @@ def claim_new_path(root: Path, stem: str, claim: Callable[[Path], T]) -> T:
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._metrics: Optional[list[dict[str, Any]]] = None
+        self._metrics: Optional[list[EpochRecord]] = None
         self._lock_fd: Optional[int] = None
 
     # ---- creation -----------------------------------------------------------
@@ -238,45 +238,32 @@ class RunDir:
     def read_config(self) -> RunConfig:
         return load_config_file(self.path / CONFIG)
 
-    def read_metrics(self) -> list[dict[str, Any]]:
-        """One dict per epoch. Tolerates a missing file and skips a line that
-        is not JSON (a file being followed while another process writes)."""
+    def read_metrics(self) -> list[EpochRecord]:
+        """The run's history, one EpochRecord per epoch. Tolerates a missing
+        file and skips a line that is not an epoch record of this program
+        (EpochRecord.from_json: not JSON, a key missing or of the wrong type)."""
         records = []
         if not (self.path / METRICS).exists():
             return []
         text = read_regular(self.path / METRICS, "metrics file", MAX_METRICS_BYTES).decode("utf-8", errors="replace")
         for line in text.splitlines():
             try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, RecursionError):
+                records.append(EpochRecord.from_json(json.loads(line)))
+            except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
                 continue
-            if schema_problem(record, METRIC_SCHEMA) is None and all(k in record for k in METRIC_REQUIRED):
-                records.append(record)
         return records
 
-    def read_history(self) -> list[EpochRecord]:
-        """metrics.jsonl as EpochRecords, up to the first line that is not
-        one of this program's records (the rest is not trusted either)."""
-        history = []
-        for record in self.read_metrics():
-            try:
-                history.append(EpochRecord.from_json(record))
-            except (KeyError, TypeError, ValueError):
-                break
-        return history
-
-    def append_metrics(self, record: dict[str, Any]) -> None:
+    def append_metrics(self, record: EpochRecord) -> None:
         # Rewritten whole and atomically: a kill never leaves half a line.
         if self._metrics is None:
             self._metrics = self.read_metrics()
-        self._metrics.append(record)
-        atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in self._metrics))
+        self.rewrite_metrics([*self._metrics, record])
 
-    def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
+    def rewrite_metrics(self, records: Sequence[EpochRecord]) -> None:
         """Replace the file (on resume: with the history kept in last.pt,
         which may be one epoch ahead of a metrics file cut short by a kill)."""
-        self._metrics = [dict(r) for r in records]
-        atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in self._metrics))
+        self._metrics = list(records)
+        atomic_write_text(self.path / METRICS, "".join(json.dumps(r.to_json()) + "\n" for r in self._metrics))
 
     def write_status(self, status: str, **extra: Any) -> None:
         record = {**self.read_status(), **extra, "status": status, "updated": time.time(), "pid": os.getpid()}
@@ -310,22 +297,18 @@ class RunDir:
         if saved is not None:
             return saved.training
         status, history = self.read_status(), self.read_metrics()
-        best = min(history, key=lambda r: r["val_loss"], default=None)
-        times = [r.get("epoch_time") for r in history]
+        best = best_record(history)
         return TrainingFacts(
             status=state_text(self.state()), stop_reason=status.get("message"),
-            epochs_run=history[-1]["epoch"] if history else 0,
-            best_epoch=best and best["epoch"], best_val_loss=best and best["val_loss"],
-            train_time_s=sum(times) if history and None not in times else None,
+            epochs_run=history[-1].epoch if history else 0,
+            best_epoch=best and best.epoch, best_val_loss=best and best.val_loss,
+            train_time_s=sum(r.epoch_time for r in history) if history else None,
             model=status.get("model"))
 
 
 _NUMBER = (int, float)
-# The keys other code reads from these files, and the types it relies on
-# (None is allowed for each: "not known").
-METRIC_SCHEMA: dict[str, Any] = {"epoch": int, "train_loss": _NUMBER, "val_loss": _NUMBER, "lr": _NUMBER,
-                                  "epoch_time": _NUMBER}
-METRIC_REQUIRED = ("epoch", "train_loss", "val_loss")
+# The keys other code reads from status.json, and the types it relies on
+# (None is allowed for each: "not known"). metrics.jsonl's is EpochRecord.
 STATUS_SCHEMA: dict[str, Any] = {
     "status": str, "message": str, "pid": int, "updated": _NUMBER, "started": _NUMBER, "model": str,
     "test_mse": _NUMBER, "verdict": str, "report_error": str, "resumed_from_epoch": int,

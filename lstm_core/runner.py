@@ -11,7 +11,8 @@ from .config import RunConfig
 from .device import check_environment, describe
 from .errors import UserError
 from .evaluation import evaluate as evaluate_model
-from .events import EventCallback, RunEnded
+from .events import EventCallback, RunEnded, subscribers
+from .metrics_log import MetricsLog
 from .outcome import RunOutcome
 from .precision import applied as applied_precision
 from .report import export_report
@@ -22,7 +23,7 @@ from .tensorboard_log import with_tensorboard
 from .trainer import StopFlag, Trainer
 
 
-REGIME_FIELDS = ("truncation", "batch_size", "carry_state", "sequence_length", "augment", "stream_copies",
+REGIME_FIELDS = ("truncation", "batch_size", "carry_state", "sequence_length", "augment",
                  "curriculum_start", "curriculum_growth", "curriculum_threshold", "curriculum_lr_min",
                  "updates_per_epoch",
                  "chrono_init", "scheduler", "cosine_epochs", "hidden_size", "lr", "seed")
@@ -73,8 +74,7 @@ def run_training(
         check_environment(config)  # nothing is created for a run this machine cannot do
         run_dir = RunDir.create(config, runs_root)
     try:
-        on_event = with_tensorboard(config.tensorboard, run_dir.path, on_event)
-        return _train_in(run_dir, config, on_event, stop, evaluate=evaluate)
+        return _train_in(run_dir, config, _subscribers(run_dir, config, on_event), stop, evaluate=evaluate)
     finally:
         run_dir.release()
 
@@ -93,16 +93,22 @@ def resume_training(
     check_environment(config)
     run_dir.acquire()
     try:
-        on_event = with_tensorboard(config.tensorboard, run_dir.path, on_event)
+        on_event = _subscribers(run_dir, config, on_event)
         trainer = Trainer(config, run_dir, on_event=on_event, stop=stop)
         if run_dir.last_checkpoint.exists():
             _load_last(run_dir, config, trainer)
         # else: killed before its first epoch ended; it starts from scratch.
-        run_dir.rewrite_metrics([record.to_json() for record in trainer.history])
+        run_dir.rewrite_metrics(trainer.history)
         run_dir.write_status(RunStatus.RUNNING, resumed_from_epoch=trainer.epoch, message=f"resumed from epoch {trainer.epoch}")
         return _train_in(run_dir, config, on_event, stop, trainer)
     finally:
         run_dir.release()
+
+
+def _subscribers(run_dir: RunDir, config: RunConfig, on_event: Optional[EventCallback]) -> EventCallback:
+    """Who hears a run's events: metrics.jsonl first, then TensorBoard (with
+    `tensorboard = true`), then the caller's `on_event`."""
+    return subscribers(MetricsLog(run_dir), with_tensorboard(config.tensorboard, run_dir.path, on_event))
 
 
 def _load_last(run_dir: RunDir, config: RunConfig, trainer: Trainer) -> None:
@@ -163,8 +169,7 @@ def _train_in(
         results = Results(training_facts(config, trainer, training), evaluation.scores)
         run_dir.write_results(results)
         try:
-            report_paths = export_report(run_dir, evaluation, results.training,
-                                         [record.to_json() for record in trainer.history])
+            report_paths = export_report(run_dir, evaluation, results.training, trainer.history)
         except Exception as exc:  # the run and its results stand even if drawing fails
             report_error = f"report not written: {exc.__class__.__name__}: {exc}"
     run_dir.write_status(training.status, message=training.message,

@@ -18,6 +18,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"  # an exception ended it
     STALE = "stale"  # status.json says running, but its writer is gone
     NOT_STARTED = "not_started"  # a job of --jobs that a stop kept from starting
+    EVALUATED = "evaluated"  # `freq-tui evaluate`'s output directory: a checkpoint evaluated, nothing trained
 
     @property
     def ended(self) -> bool:

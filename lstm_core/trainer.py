@@ -219,8 +219,8 @@ class Trainer:
         return float(loss_sum) / max(done, 1)
 
     def end_epoch(self, epoch: int, train_loss: float, val_loss: float, epoch_time: float) -> EpochRecord:
-        """Schedules, best weights, checkpoints and the metrics line of a
-        finished epoch."""
+        """Schedules, best weights and checkpoints of a finished epoch (its
+        record goes to the subscribers with EpochEnd: metrics.jsonl is one)."""
         trained_length = self.curriculum.length if self.config.curriculum_start > 0 else None
         # While a curriculum still grows the trained prefix, the validation
         # loss over the whole stream is expected to lag: the plateau
@@ -245,8 +245,6 @@ class Trainer:
         if is_best:
             self._save("best.pt")
         self._save("last.pt")
-        if self.run_dir is not None:
-            self.run_dir.append_metrics(record.to_json())
         return record
 
     def _step_cosine(self) -> None:

@@ -56,7 +56,7 @@ def test_a_live_run_is_followed_until_its_writer_is_gone(tmp_path):
     assert follower.poll() is True and posted == []  # running, no epoch yet
 
     record = EpochRecord(1, 0.52, 0.51, 1e-3, 0.1, True)
-    run.append_metrics(record.to_json())
+    run.append_metrics(record)
     assert follower.poll() is True
     assert [type(m) for m in posted] == [EpochsDone] and posted[0].records == [record]
     assert posted[0].preview is None  # no last.pt yet

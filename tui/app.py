@@ -23,6 +23,7 @@ from textual.signal import Signal
 from lstm_core import api
 from lstm_core.api import EXIT_OK, EXIT_USAGE, RunConfig, RunStatus, StopFlag, UserError, epoch_line
 from lstm_core.config import load_config_file, load_toml
+from lstm_core.formatting import mse
 
 from .follow import RunFollower
 from .locale_check import utf8_problem
@@ -34,7 +35,7 @@ from .screens.evaluate import EvaluateScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
 from .screens.train import TrainScreen
-from .session import TrainingSession
+from .session import EVALUATING, STARTING, TrainingSession
 
 
 class FreqApp(App):
@@ -150,7 +151,7 @@ class FreqApp(App):
         """`work(stop, post)` is the worker's body (worker.py)."""
         self.stop_flag = StopFlag()
         self.on_hangup = config.on_hangup
-        self.session = TrainingSession(run_dir=run_dir, source="app", state="starting", resumed=resumed,
+        self.session = TrainingSession(run_dir=run_dir, source="app", state=STARTING, resumed=resumed,
                                        total_epochs=config.epochs, frequencies=list(config.frequencies))
         self.session.add_log(log_line)
         self.publish()
@@ -166,7 +167,7 @@ class FreqApp(App):
         s.total_epochs, s.batches_per_epoch, s.start_epoch = event.total_epochs, event.batches_per_epoch, event.start_epoch
         s.epoch, s.batch, s.epoch_started_at = event.start_epoch, 0, time.monotonic()
         if s.resumed:  # the epochs before, as api.resume_run left them in metrics.jsonl
-            s.history = [r for r in api.open_run(s.run_dir).read_history() if r.epoch < event.start_epoch]
+            s.history = [r for r in api.open_run(s.run_dir).read_metrics() if r.epoch < event.start_epoch]
             s.log.extend(epoch_line(r) for r in s.history)
             s.add_log(f"resumed from epoch {event.start_epoch - 1}")
         s.add_log(f"training on {event.device}: {event.total_epochs} epochs x {event.batches_per_epoch} updates")
@@ -192,7 +193,7 @@ class FreqApp(App):
 
     def on_trainer_stopped(self, message: TrainerStopped) -> None:
         event = message.event
-        self.session.state = "evaluating"
+        self.session.state = EVALUATING
         self.session.message = event.message
         self.session.add_log(f"{event.status}: {event.message}; evaluating on the test set")
         self.publish()
@@ -208,7 +209,7 @@ class FreqApp(App):
             s.batch = s.batches_per_epoch  # the last epoch is whole
         if outcome.results:
             scores = outcome.results.scores
-            s.add_log(f"test MSE {scores.test_mse:.5f}  train MSE {scores.train_mse:.5f}")
+            s.add_log(f"test MSE {mse(scores.test_mse)}  train MSE {mse(scores.train_mse)}")
             self.evaluation_target = run_dir
             self.carried_evaluation = outcome.evaluated
         s.add_log(f"done ({status}). Press e to evaluate." if outcome.results else f"ended ({status}): {s.message}")

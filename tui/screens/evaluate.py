@@ -20,14 +20,13 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from lstm_core import api
-from lstm_core.api import RunEvaluation, amplitude_spectrum
-from lstm_core.formatting import number
+from lstm_core.api import RunEvaluation, amplitude_spectrum, tables
+from lstm_core.formatting import mse
 
 from ..widgets.charts import LineChart, Series
 from .dialogs import ErrorDialog, PathDialog, TextDialog
 
 WAVE_SECONDS = 2.0
-DIGITS = 5  # the screen's tables: five decimals
 
 
 def short_verdict(text: str) -> str:
@@ -76,8 +75,8 @@ class EvaluateScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "Evaluate"
-        self.query_one("#per-frequency", DataTable).add_columns("f", "Hz", "train MSE", "test MSE", "corr")
-        self.query_one("#baselines", DataTable).add_columns("predictor", "test MSE")
+        self.query_one("#per-frequency", DataTable).add_columns(*tables.PER_FREQUENCY_SHORT)
+        self.query_one("#baselines", DataTable).add_columns(*tables.PREDICTORS)
         self.check_target()
 
     def on_screen_resume(self) -> None:
@@ -136,19 +135,15 @@ class EvaluateScreen(Screen):
         self.query_one("#eval-status", Static).update(
             f"{evaluated.run_dir.path}  {config.model}, noise {config.noise}, {evaluated.results.training.status}")
         self.query_one("#eval-ratio", Static).update(
-            f"train MSE {number(scores.train_mse, DIGITS)}  test MSE {number(scores.test_mse, DIGITS)}  "
-            f"ratio {scores.ratio_text()}")
+            f"train MSE {mse(scores.train_mse)}  test MSE {mse(scores.test_mse)}  ratio {scores.ratio_text()}")
 
         table = self.query_one("#per-frequency", DataTable)
         table.clear()
-        for k, row in enumerate(scores.per_frequency, 1):
-            table.add_row(str(k), f"{row.hz:g}", number(row.train_mse, DIGITS), number(row.test_mse, DIGITS),
-                          number(row.correlation, 3))
+        table.add_rows(tables.per_frequency(scores, short=True).rows)
 
         baselines = self.query_one("#baselines", DataTable)
         baselines.clear()
-        for _, label, value in scores.baseline_rows() + scores.ablation_rows():
-            baselines.add_row(label, number(value, DIGITS))
+        baselines.add_rows(tables.baselines(scores, short=True).rows + tables.ablation(scores, short=True).rows)
         self.query_one("#verdict", Static).update(short_verdict(scores.verdict.text))
         self.draw_charts()
 
@@ -183,7 +178,7 @@ class EvaluateScreen(Screen):
         and its instantaneous frequency (right axis, Hz) over the test set."""
         drift = self.evaluated.evaluation.drift
         row = drift.summary[k]
-        rate = "no phase" if row["drift_deg_per_s"] is None else f"{row['drift_deg_per_s']:+.1f}°/s"
+        rate = "no phase" if row.drift_deg_per_s is None else f"{row.drift_deg_per_s:+.1f}°/s"
         self.query_one("#spectrum-chart", LineChart).show(drift.t, [
             Series("phase error °", drift.phase_error_deg[k], marker="braille", color="magenta"),
             # rounded: a steady frequency would otherwise label its axis with float noise

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from lstm_core import api
 from lstm_core.api import RunSummary, UserError, state_text
-from lstm_core.formatting import number
+from lstm_core.formatting import mse
 
 from .compare import CompareScreen
 from .dialogs import ErrorDialog
@@ -63,7 +63,7 @@ class RunsScreen(Screen):
         for run in self.runs:
             started = time.strftime("%m-%d %H:%M", time.localtime(run.started))
             table.add_row(self.name_cell(run), run.model, started, state_text(run.status), str(run.epochs),
-                          number(run.test_mse, 5),
+                          mse(run.test_mse),
                           key=str(run.path))
         self.marked = [path for path in self.marked if any(str(run.path) == path for run in self.runs)]
         count = f"{len(self.runs)} run(s) in {root}/" if self.runs else f"No runs in {root}/ yet"
