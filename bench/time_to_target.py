@@ -86,7 +86,7 @@ def run_configs(presets: list[str], seed_sets, overrides: dict, runs_dir: Path):
 def judge(preset: str, label: str, report) -> dict:
     goal = GOALS[preset]
     row = {"preset": preset, "run": label, "status": report.status, "message": report.message}
-    results = (report.value or {}).get("results")
+    results = report.value.results if report.value is not None else None  # a SeedOutcome
     if not results:
         return {**row, "met": False}
     scores, training = results.scores, results.training

@@ -6,6 +6,7 @@ import pytest
 
 from bench import time_to_target as ttt
 from lstm_core.parallel import JobReport
+from lstm_core.repeats import SeedOutcome
 from conftest import synthetic_scores
 from lstm_core.results import Results, TrainingFacts
 
@@ -25,7 +26,7 @@ def test_quick_run_writes_every_preset_row(tmp_path):
 def result(test_mse, per_frequency, verdict="ignores_signal"):
     scores = synthetic_scores(test_mse=test_mse, train_mse=test_mse, per_frequency=per_frequency, verdict=verdict)
     training = TrainingFacts(epochs_run=9, train_time_s=100.0, target={"reached": True, "time_to_target_s": 90.0})
-    return JobReport(0, "x", "target_reached", "", {"results": Results(training, scores)})
+    return JobReport(0, "x", "target_reached", "", SeedOutcome(Results(training, scores), "x"))
 
 
 def test_a_run_meets_its_goal_only_on_every_count():
