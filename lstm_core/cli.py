@@ -210,7 +210,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.jobs > 1 and args.repeats == 1:
             raise UserError("--jobs", "runs repeats in parallel: give --repeats N (N >= 2) with it")
 
-    from .console_view import TrainingView, print_results
+    from .console_view import TrainingView, print_results, print_system
     from .runner import resume_training, run_training
     from .trainer import StopFlag
 
@@ -230,6 +230,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     view.console.print(f"Run directory: [bold]{outcome.run_dir.path}[/]")
     if outcome.results is not None:
         print_results(view.console, outcome.results)
+        print_system(view.console, outcome.results.training.system)
         eval_commands.print_report_paths(view.console, outcome)
     status = outcome.training.status
     if status in ("interrupted", "cancelled"):

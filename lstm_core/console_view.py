@@ -9,6 +9,7 @@ from rich.table import Table
 from .events import BatchProgress, EpochEnd, EpochRecord, RunEnded, RunStarted, TrainerEvent
 from .formatting import number
 from .results import Results
+from .sysmon import summary_line
 
 
 def epoch_line(record: EpochRecord) -> str:
@@ -90,3 +91,10 @@ def print_results(console: Console, results: Results) -> None:
     snr = results.training.augment_snr_db
     console.print(_mse_table(f"Input ablation (test MSE; training augmentation: {f'{snr:g} dB' if snr else 'off'})",
                              scores.ablation_rows()))
+
+
+def print_system(console: Console, summary) -> None:
+    """The machine while the run trained (peak memory, mean loads), one line."""
+    line = summary_line(summary)
+    if line:
+        console.print(f"Machine while training: {line}", highlight=False)

@@ -29,6 +29,10 @@ class BatchProgress:
     loss: float  # mean training loss of the epoch so far
 
 
+SYSTEM_FIELDS = ("cpu_percent", "rss_mb", "gpu_util_percent", "gpu_mem_used_mb", "gpu_mem_total_mb", "gpu_temp_c",
+                 "gpu_power_w")  # EpochRecord's machine figures, in lstm_core.sysmon's terms
+
+
 @dataclass(frozen=True)
 class EpochRecord:
     """One finished epoch: a line of metrics.jsonl, an entry of the history
@@ -41,18 +45,33 @@ class EpochRecord:
     epoch_time: float
     is_best: bool
     trained_length: Optional[int] = None  # a curriculum's prefix: steps from the reset trained on (None: no curriculum)
+    # The machine during the epoch (lstm_core/sysmon.py), None where not read:
+    cpu_percent: Optional[float] = None  # all cores, mean over the epoch
+    rss_mb: Optional[float] = None  # the training process's resident memory at the epoch's end
+    gpu_util_percent: Optional[float] = None  # mean over the epoch where NVML keeps samples
+    gpu_mem_used_mb: Optional[float] = None
+    gpu_mem_total_mb: Optional[float] = None
+    gpu_temp_c: Optional[float] = None
+    gpu_power_w: Optional[float] = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record's JSON; machine figures that were not read are left out."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in SYSTEM_FIELDS}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "EpochRecord":
         """From a metrics.jsonl line or a checkpoint's history. Raises
         KeyError, TypeError or ValueError for a record that is not one."""
         length = data.get("trained_length")
+        figures = {}
+        for name in SYSTEM_FIELDS:  # optional: records written before they existed lack them
+            value = data.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise TypeError(f"'{name}' is a {type(value).__name__}")
+            figures[name] = None if value is None else float(value)
         return cls(int(data["epoch"]), float(data["train_loss"]), float(data["val_loss"]),
                    float(data.get("lr", 0.0)), float(data.get("epoch_time", 0.0)), bool(data.get("is_best", False)),
-                   None if length is None else int(length))
+                   None if length is None else int(length), **figures)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from .files import atomic_write_bytes, atomic_write_text
 from .formatting import number
 from .results import Scores, TrainingFacts
 from .rundir import RunDir
+from .sysmon import summary_rows
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -116,12 +117,22 @@ def sections(config: RunConfig, scores: Scores, training: TrainingFacts, drift: 
             "Band-pass reference per frequency (gain and quadrature coefficients fitted by least squares):",
             (("Hz", "test MSE", "gain", "quadrature"), bandpass_rows)]),
         ("Training summary", [(("item", "value"), training_rows)]),
+        *([("Machine while training", system_blocks(training.system))] if summary_rows(training.system) else []),
         ("Environment", [(("component", "version / device"), environment(training, scores))]),
         ("Configuration", [
             "Settings that differ from the defaults:" if changed else "",
             changed_block,
             ("details", f"All {len(every)} settings", ("setting", "value"), every)]),
     ]
+
+
+def system_blocks(summary: Mapping[str, Any]) -> list:
+    """The "Machine while training" section: what the epochs' records say about the machine."""
+    how = "CPU load: the mean over each epoch"
+    if summary.get("gpu_util_percent_mean") is not None:
+        how += "; GPU utilisation: the mean of NVML's samples in each epoch, or its latest figure where it keeps none"
+    return [f"Sampled at the end of each of {summary.get('epochs_sampled', 0)} epochs ({how}).",
+            (("item", "value"), summary_rows(summary))]
 
 
 def section_id(heading: str) -> str:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
 from .config import RunConfig, load_config_file
+from .events import SYSTEM_FIELDS
+from .sysmon import summarise
 from .errors import UserError
 from .results import Results, TrainingFacts
 from .files import MAX_JSON_BYTES, MAX_METRICS_BYTES, atomic_write_json, atomic_write_text, read_regular, remove_stale_temp_files
@@ -311,14 +313,14 @@ class RunDir:
             epochs_run=history[-1]["epoch"] if history else 0,
             best_epoch=best and best["epoch"], best_val_loss=best and best["val_loss"],
             train_time_s=sum(times) if history and None not in times else None,
-            model=status.get("model"))
+            model=status.get("model"), system=summarise(history))
 
 
 _NUMBER = (int, float)
 # The keys other code reads from these files, and the types it relies on
 # (None is allowed for each: "not known").
 METRIC_SCHEMA: dict[str, Any] = {"epoch": int, "train_loss": _NUMBER, "val_loss": _NUMBER, "lr": _NUMBER,
-                                  "epoch_time": _NUMBER}
+                                  "epoch_time": _NUMBER, **{name: _NUMBER for name in SYSTEM_FIELDS}}
 METRIC_REQUIRED = ("epoch", "train_loss", "val_loss")
 STATUS_SCHEMA: dict[str, Any] = {
     "status": str, "message": str, "pid": int, "updated": _NUMBER, "started": _NUMBER, "model": str,

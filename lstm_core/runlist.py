@@ -13,6 +13,7 @@ from typing import Optional
 from .errors import UserError
 from .formatting import number
 from .rundir import CONFIG, STALE, RunDir, state_text
+from .sysmon import summarise
 
 
 @dataclass
@@ -26,6 +27,7 @@ class RunSummary:
     total_epochs: Optional[int]  # None: config.toml cannot be read
     best_val: Optional[float]
     test_mse: Optional[float]
+    system: Optional[dict] = None  # the machine while it trained (sysmon.summarise); None: no figures
 
     @property
     def stale(self) -> bool:
@@ -55,8 +57,9 @@ def summarise_run(path: Path) -> RunSummary:
     losses = [r["val_loss"] for r in metrics if isinstance(r.get("val_loss"), (int, float))]
     best_val = results.training.best_val_loss if results else (min(losses) if losses else None)
     started = status.get("started") or path.stat().st_mtime
+    system = results.training.system if results else summarise(metrics)
     return RunSummary(path, model, noise, float(started), run.state(), len(metrics), total, best_val,
-                      results.scores.test_mse if results else status.get("test_mse"))
+                      results.scores.test_mse if results else status.get("test_mse"), system)
 
 
 def list_runs(root: Path) -> list[RunSummary]:

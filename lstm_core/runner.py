@@ -17,6 +17,7 @@ from .precision import applied as applied_precision
 from .report import export_report
 from .results import Results, TrainingFacts
 from .rundir import CONFIG, RunDir
+from .sysmon import summarise
 from .tensorboard_log import with_tensorboard
 from .trainer import StopFlag, Trainer
 
@@ -60,6 +61,7 @@ def training_facts(config: RunConfig, trainer: Trainer, training: RunEnded) -> T
         precision=applied_precision(config.precision, trainer.device),
         cuda_graphs=trainer.graphed is not None,  # why not: trainer.eager_reason
         versions=library_versions(),
+        system=summarise([record.to_json() for record in training.history], trainer.system.gpu_reason()),
     )
 
 
