@@ -155,11 +155,12 @@ class SystemSampler:
 
 
 def _nvml_error_text(pynvml: Any, exc: BaseException) -> str:
+    """A reason: what happened, then after a ':' the detail (the app's line shows the first part)."""
     if isinstance(exc, getattr(pynvml, "NVMLError_NotSupported", ())):
-        return "not supported on this GPU (a MIG slice reports no utilisation or power)"
+        return "not supported on this GPU: NVML does not report it here"
     if isinstance(exc, getattr(pynvml, "NVMLError_NoPermission", ())):
-        return "no access to the GPU's figures (NVML: no permission)"
-    return f"NVML: {exc}"
+        return "no access: NVML says this process may not read it"
+    return f"NVML error: {exc}"
 
 
 class _Nvml:
@@ -235,7 +236,7 @@ class _Nvml:
             except nv.NVMLError as exc:
                 why = _nvml_error_text(nv, exc)
                 if self.mig and isinstance(exc, getattr(nv, "NVMLError_NotSupported", ())):
-                    why = "a MIG slice: NVML does not report it per slice"
+                    why = "MIG slice: NVML does not report it per slice"
                 names = ("gpu_mem_used_mb", "gpu_mem_total_mb") if name == "gpu_mem" else (name,)
                 for n in names:
                     figures[n] = None
