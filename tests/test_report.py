@@ -73,7 +73,8 @@ def test_html_is_a_single_file_with_embedded_figures(trained_run):
 
 # Headline first: what a reader needs before anything else, then the rest.
 SECTION_ORDER = ("verdict", "test-mse-against-the-baselines", "per-frequency-performance", "all-frequencies",
-                 "other-figures", "phase-and-frequency-drift", "input-ablation-and-band-pass-reference", "training-summary", "environment",
+                 "other-figures", "phase-and-frequency-drift", "input-ablation-and-band-pass-reference", "training-summary",
+                 "machine-while-training", "environment",
                  "configuration")
 
 
