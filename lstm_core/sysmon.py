@@ -12,6 +12,7 @@ previous call).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
@@ -21,9 +22,7 @@ from .events import SYSTEM_FIELDS
 MB = 2**20
 NO_PSUTIL = "CPU and memory figures need psutil: pip install psutil"
 NO_NVML = "GPU figures need nvidia-ml-py: pip install 'freq-lstm[gpu]'"
-# The per-epoch figures: EpochRecord fields of the same names, None where not read.
-EPOCH_FIELDS = SYSTEM_FIELDS
-GPU_FIELDS = EPOCH_FIELDS[2:]
+GPU_FIELDS = SYSTEM_FIELDS[2:]  # SYSTEM_FIELDS: the per-epoch figures, EpochRecord fields of these names
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class SystemSample:
     unread: Mapping[str, str] = field(default_factory=dict)  # "cpu" | "gpu" | a figure -> why it was not read
 
     def figures(self) -> dict[str, Optional[float]]:
-        return {name: getattr(self, name) for name in EPOCH_FIELDS}
+        return {name: getattr(self, name) for name in SYSTEM_FIELDS}
 
     def gpu_reason(self) -> Optional[str]:
         """Why GPU figures are missing, one line (None: every one was read, or no GPU is used)."""
@@ -88,8 +87,8 @@ class SystemSampler:
         except ImportError:
             self.unread["cpu"] = NO_PSUTIL
             psutil = None
+        self._psutil = psutil
         if psutil is not None:
-            self._psutil = psutil
             try:
                 self._process = psutil.Process(pid)
                 self._cpu_last = self._cpu_busy_total()
@@ -278,8 +277,6 @@ def _handle(pynvml: Any, index: int) -> Any:
 
 def _pci_bus_id(index: int) -> Optional[str]:
     """The PCI bus id torch reports for CUDA device `index` (None without CUDA)."""
-    import sys
-
     torch = sys.modules.get("torch")  # only if the process uses torch already: never imported for this
     try:
         if torch is None or not torch.cuda.is_available():
@@ -315,7 +312,7 @@ def summarise(records: Iterable[Mapping[str, Any]], gpu_reason: Optional[str] = 
         "gpu_util_percent_mean": mean("gpu_util_percent"), "gpu_mem_used_mb_peak": peak("gpu_mem_used_mb"),
         "gpu_mem_total_mb": peak("gpu_mem_total_mb"), "gpu_temp_c_peak": peak("gpu_temp_c"),
         "gpu_power_w_mean": mean("gpu_power_w"),
-        "epochs_sampled": sum(any(r.get(n) is not None for n in EPOCH_FIELDS) for r in rows),
+        "epochs_sampled": sum(any(r.get(n) is not None for n in SYSTEM_FIELDS) for r in rows),
     }
     if gpu_reason:
         summary["gpu_unread"] = gpu_reason
