@@ -61,6 +61,23 @@ async def test_a_cuda_run_without_nvidia_ml_py_says_why(tmp_path, monkeypatch):
         assert " 0%" not in text.split("GPU")[1]
 
 
+async def test_a_sampler_that_fails_says_so(tmp_path, monkeypatch):
+    def broken(device):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(train_screen, "SystemSampler", broken)
+    app = FreqApp(TINY, runs_root=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.switch_mode("train")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if app.screen.sampler_failed is not None:
+                break
+        assert app.screen.query_one("#system").text == "CPU, RSS: sampler failed"
+        app.screen.draw_system()  # the next second says the same
+        assert app.screen.query_one("#system").text == "CPU, RSS: sampler failed"
+
+
 async def test_a_followed_run_shows_its_last_epoch(tmp_path):
     app = FreqApp(TINY, runs_root=tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -51,6 +51,7 @@ class TrainScreen(Screen):
         self.log_y = False  # the loss chart's y axis (l): losses span 0.5 to 0.001
         self.sampler: Optional[SystemSampler] = None
         self.sampler_device: Optional[str] = None  # the device it samples, or is being opened for
+        self.sampler_failed: Optional[SystemSample] = None  # why there is no sampler, if opening it failed
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -109,25 +110,30 @@ class TrainScreen(Screen):
         device = session.device if session.source == "app" and session.device else "cpu"
         if device != self.sampler_device:
             self.open_sampler(device)
-        if self.sampler is not None:
-            line.show(self.sampler.sample())
+        line.show(self.sampler.sample() if self.sampler is not None else self.sampler_failed)
 
     def open_sampler(self, device: str) -> None:
         """A sampler for `device`, opened on a thread: starting NVML can take
         a moment, and the screen never waits for it."""
         if self.sampler is not None:
             self.sampler.close()
-        self.sampler, self.sampler_device = None, device
+        self.sampler, self.sampler_device, self.sampler_failed = None, device, None
         self.run_worker(lambda: SystemSampler(device), name=f"sampler {device}", group="sampler", thread=True,
                         exclusive=True, exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group != "sampler" or worker.state != WorkerState.SUCCESS:
+        if worker.group != "sampler":
+            return
+        if worker.state == WorkerState.ERROR and worker.name == f"sampler {self.sampler_device}":
+            error = worker.error
+            self.sampler_failed = SystemSample(unread={"cpu": f"sampler failed: {error.__class__.__name__}: {error}"})
+            self.draw_system()
+            return
+        if worker.state != WorkerState.SUCCESS:
             return
         if worker.name == f"sampler {self.sampler_device}":
-            self.sampler = worker.result
-            self.sampler.start()
+            self.sampler = worker.result  # its CPU baseline is its start: the next look has a load
             self.draw_system()
         else:
             worker.result.close()  # opened for a device no longer shown
