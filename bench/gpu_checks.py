@@ -143,7 +143,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
             training, results = outcome.training, outcome.results
             row.update(status=training.status, message=training.message, epochs=training.epochs_run,
                        train_time_s=training.train_time_s)
-            if stop.is_set():
+            if stop.is_set() and training.status == "cancelled":
                 row["status"] = f"stopped at its {limit:.0f} s limit"
             if results is not None:
                 target = results.training.target or {}
@@ -290,8 +290,9 @@ def cmd_table(args: argparse.Namespace) -> int:
     rows = [*tests_row(out), *preset_rows(out), *tui_rows(out), *jobs_rows(out),
             *jobs_rows(out, "-mps", "--jobs with the MPS daemon"), *system_rows(out)]
     where = machine.get("gpu") or "no GPU"
-    header = (f"`bash bench/gpu_checks.sh {args.argv}`, {machine.get('date', '?')}: {where}, "
-              f"{machine.get('nvidia_smi', '')} torch {machine.get('torch', '?')}, CUDA {machine.get('cuda', '-')}, "
+    smi = f" ({machine['nvidia_smi']})" if machine.get("nvidia_smi") else ""
+    header = (f"`bash bench/gpu_checks.sh {args.argv}`, {machine.get('date', '?')}: {where}{smi}, "
+              f"torch {machine.get('torch', '?')}, CUDA {machine.get('cuda', '-')}, "
               f"{machine.get('cpu_cores', '?')} CPU cores; {args.wall:.0f} s in all.")
     lines = [header, "", "| check | result | goal | met |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
