@@ -38,9 +38,6 @@ class FixedSampler:
     def __init__(self, device: str) -> None:
         self.on_gpu = device.startswith("cuda")
 
-    def start(self) -> None:
-        pass
-
     def sample(self) -> SystemSample:
         return SystemSample(cpu_percent=43.0, rss_mb=512.0, on_gpu=self.on_gpu,
                             **(GPU_FIGURES if self.on_gpu else {}))
