@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
-from .events import SYSTEM_FIELDS
+from .events import SYSTEM_FIELDS, EpochRecord
 
 MB = 2**20
 NO_PSUTIL = "CPU and memory figures need psutil: pip install psutil"
@@ -288,16 +288,16 @@ def _pci_bus_id(index: int) -> Optional[str]:
 
 
 # ---- summaries -------------------------------------------------------------------
-def summarise(records: Iterable[Mapping[str, Any]], gpu_reason: Optional[str] = None) -> Optional[dict[str, Any]]:
+def summarise(records: Iterable[EpochRecord], gpu_reason: Optional[str] = None) -> Optional[dict[str, Any]]:
     """What a run's epoch records say about the machine: mean CPU load,
     peak RSS, mean GPU utilisation, peak GPU memory (of its total), peak
     temperature, mean power; each None where no epoch read it. `gpu_reason`:
     why the GPU figures are missing (kept as `gpu_unread`). None when no
     epoch holds a figure and there is no reason to give."""
-    rows = [r for r in records if isinstance(r, Mapping)]
+    rows = list(records)
 
     def values(name: str) -> list[float]:
-        return [float(r[name]) for r in rows if isinstance(r.get(name), (int, float)) and not isinstance(r.get(name), bool)]
+        return [getattr(r, name) for r in rows if getattr(r, name) is not None]
 
     def mean(name: str) -> Optional[float]:
         found = values(name)
@@ -312,7 +312,7 @@ def summarise(records: Iterable[Mapping[str, Any]], gpu_reason: Optional[str] = 
         "gpu_util_percent_mean": mean("gpu_util_percent"), "gpu_mem_used_mb_peak": peak("gpu_mem_used_mb"),
         "gpu_mem_total_mb": peak("gpu_mem_total_mb"), "gpu_temp_c_peak": peak("gpu_temp_c"),
         "gpu_power_w_mean": mean("gpu_power_w"),
-        "epochs_sampled": sum(any(r.get(n) is not None for n in SYSTEM_FIELDS) for r in rows),
+        "epochs_sampled": sum(any(getattr(r, n) is not None for n in SYSTEM_FIELDS) for r in rows),
     }
     if gpu_reason:
         summary["gpu_unread"] = gpu_reason

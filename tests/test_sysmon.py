@@ -12,9 +12,9 @@ import pytest
 
 from lstm_core import cli, sysmon
 from lstm_core.events import SYSTEM_FIELDS, EpochRecord
-from lstm_core.rundir import METRIC_SCHEMA, RunDir, schema_problem
+from lstm_core.rundir import RunDir
 from lstm_core.runlist import list_runs
-from lstm_core.runner import run_training
+from lstm_core.api import start_run
 from lstm_core.sysmon import NO_NVML, SystemSampler, summarise, summary_line
 
 
@@ -242,10 +242,9 @@ def test_epoch_records_round_trip_with_and_without_the_figures():
     assert EpochRecord.from_json(without.to_json()) == without
     old_line = {"epoch": 1, "train_loss": 0.5, "val_loss": 0.5, "lr": 0.001, "epoch_time": 1.0, "is_best": True}
     assert EpochRecord.from_json(old_line).cpu_percent is None  # a metrics file from before still reads
-    with pytest.raises(TypeError, match="gpu_temp_c"):
+    with pytest.raises(ValueError, match="gpu_temp_c"):
         EpochRecord.from_json({**old_line, "gpu_temp_c": "hot"})
-    assert schema_problem({**old_line, **FIGURES}, METRIC_SCHEMA) is None
-    assert schema_problem({**old_line, "rss_mb": "big"}, METRIC_SCHEMA) == "'rss_mb' is a str"
+    assert EpochRecord.from_json({**old_line, "rss_mb": 512}).rss_mb == 512.0
 
 
 def test_a_metrics_line_with_a_wrong_figure_is_skipped_by_readers(tmp_path, tiny_config):
@@ -253,18 +252,22 @@ def test_a_metrics_line_with_a_wrong_figure_is_skipped_by_readers(tmp_path, tiny
     good = {"epoch": 1, "train_loss": 0.5, "val_loss": 0.5, **FIGURES}
     (tmp_path / "metrics.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({**good, "epoch": 2,
                                                                                    "cpu_percent": [1]}) + "\n")
-    assert [r["epoch"] for r in run.read_metrics()] == [1]
+    assert [r.epoch for r in run.read_metrics()] == [1] and run.read_metrics()[0].gpu_power_w == 212.5
+
+
+def record(epoch=1, **figures):
+    return EpochRecord(epoch, 0.4, 0.4, 1e-3, 1.0, False, None, **figures)
 
 
 def test_summaries_take_means_and_peaks_and_keep_the_reason():
-    records = [{**FIGURES, "cpu_percent": 40.0, "rss_mb": 500.0, "gpu_mem_used_mb": 1000.0},
-               {**FIGURES, "cpu_percent": 50.0, "rss_mb": 520.0, "gpu_util_percent": 77.0}, {"epoch": 3}]
+    records = [record(1, **{**FIGURES, "cpu_percent": 40.0, "rss_mb": 500.0, "gpu_mem_used_mb": 1000.0}),
+               record(2, **{**FIGURES, "cpu_percent": 50.0, "rss_mb": 520.0, "gpu_util_percent": 77.0}), record(3)]
     summary = summarise(records)
     assert summary["cpu_percent_mean"] == 45.0 and summary["rss_mb_peak"] == 520.0
     assert summary["gpu_util_percent_mean"] == 82.0 and summary["gpu_mem_used_mb_peak"] == 3072.0
     assert summary["epochs_sampled"] == 2 and "gpu_unread" not in summary
-    assert summarise([{"epoch": 1}]) is None  # nothing read, no reason: no summary
-    missing = summarise([{"cpu_percent": 10.0, "rss_mb": 100.0}], NO_NVML)
+    assert summarise([record()]) is None  # nothing read, no reason: no summary
+    missing = summarise([record(cpu_percent=10.0, rss_mb=100.0)], NO_NVML)
     assert missing["gpu_util_percent_mean"] is None and missing["gpu_unread"] == NO_NVML
     line = summary_line(missing)
     assert "CPU load, mean (all cores) 10%" in line and NO_NVML in line and "GPU utilisation" not in line
@@ -272,7 +275,7 @@ def test_summaries_take_means_and_peaks_and_keep_the_reason():
 
 def test_a_training_run_records_and_summarises_the_figures(tmp_path, tiny_config, monkeypatch, capsys):
     monkeypatch.setattr("lstm_core.runner.export_report", lambda *args, **kwargs: [])
-    outcome = run_training(tiny_config(epochs=3), runs_root=tmp_path)
+    outcome = start_run(tiny_config(epochs=3), runs_root=tmp_path)
     lines = [json.loads(line) for line in (outcome.run_dir.path / "metrics.jsonl").read_text().splitlines()]
     assert all(line["rss_mb"] > 10 for line in lines)
     loads = [line["cpu_percent"] for line in lines if "cpu_percent" in line]  # absent: no clock tick in the epoch
@@ -313,8 +316,8 @@ def test_headless_train_prints_the_machine_in_its_closing_lines(tmp_path, capsys
 def test_report_rows_for_a_gpu_run_and_for_unread_figures():
     from lstm_core.report import system_blocks
 
-    gpu = summarise([FIGURES])
+    gpu = summarise([record(**FIGURES)])
     text = json.dumps(system_blocks(gpu))
     assert "GPU utilisation, mean" in text and "87%" in text and "3072 MB of 81920 MB" in text and "NVML" in text
-    unread = json.dumps(system_blocks(summarise([{"cpu_percent": 5.0}], "NVML did not start (x): no GPU figures")))
+    unread = json.dumps(system_blocks(summarise([record(cpu_percent=5.0)], "NVML did not start (x): no GPU figures")))
     assert "NVML did not start" in unread and "0 MB" not in unread and "0%" not in unread

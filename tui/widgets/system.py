@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from lstm_core.sysmon import GPU_FIELDS, NO_NVML, NO_PSUTIL, SystemSample
+from lstm_core.api import GPU_FIELDS, NO_NVML, NO_PSUTIL, SystemSample
 
 from .info import InfoLine
 
