@@ -11,7 +11,8 @@ from .checkpoint import check_matches, load_checkpoint, library_versions, save_c
 from .config import RunConfig
 from .device import check_environment, describe
 from .errors import UserError
-from .evaluation import evaluate
+from .data import splits_for
+from .evaluation import evaluate as evaluate_model
 from .events import EventCallback, RunEnded
 from .precision import applied as applied_precision
 from .report import export_report
@@ -70,13 +71,16 @@ def run_training(
     on_event: Optional[EventCallback] = None,
     stop: Optional[StopFlag] = None,
     run_dir: Optional[RunDir] = None,
+    evaluate: bool = True,
 ) -> RunOutcome:
+    """evaluate=False: train only (no test set drawn, no results.json, no
+    report or figures), as a tuning trial needs."""
     if run_dir is None:
         check_environment(config)  # nothing is created for a run this machine cannot do
         run_dir = RunDir.create(config, runs_root)
     try:
         on_event = with_tensorboard(config.tensorboard, run_dir.path, on_event)
-        return _train_in(run_dir, config, on_event, stop)
+        return _train_in(run_dir, config, on_event, stop, evaluate=evaluate)
     finally:
         run_dir.release()
 
@@ -148,19 +152,21 @@ def _train_in(
     on_event: Optional[EventCallback],
     stop: Optional[StopFlag],
     trainer: Optional[Trainer] = None,
+    evaluate: bool = True,
 ) -> RunOutcome:
     run_dir.write_config(config)
     if trainer is None:
         run_dir.write_status("running", started=time.time(), model=config.model)
     try:
-        trainer = trainer or Trainer(config, run_dir, on_event=on_event, stop=stop)
+        trainer = trainer or Trainer(config, run_dir, on_event=on_event, stop=stop,
+                                     splits=None if evaluate else splits_for(config, with_test=False))
         training = trainer.fit()
     except BaseException as exc:
         _mark_stopped(run_dir, exc)
         raise
     results, report_paths, report_error = None, [], None
-    if training.epochs_run > 0:
-        evaluation = evaluate(trainer.model, config, trainer.splits, trainer.device)
+    if training.epochs_run > 0 and evaluate:
+        evaluation = evaluate_model(trainer.model, config, trainer.splits, trainer.device)
         results = Results(training_facts(config, trainer, training), evaluation.scores)
         run_dir.write_results(results)
         try:
