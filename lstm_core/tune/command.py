@@ -16,7 +16,7 @@ from .objective import OBJECTIVES
 from .space import Space, default_space, parse_space
 from .study import DEFAULT_STUDY, StudySpec
 
-DB_EXTRA_LINE = "optuna is missing: pip install 'freq-lstm[tune]'"
+TUNE_EXTRA_LINE = "optuna is missing: pip install 'freq-lstm[tune]'"
 
 
 def add_tune_parser(sub) -> None:
@@ -108,7 +108,7 @@ def prepare(spec: StudySpec):
     try:
         import optuna  # noqa: F401
     except ModuleNotFoundError:
-        raise UserError("tune", DB_EXTRA_LINE) from None
+        raise UserError("tune", TUNE_EXTRA_LINE) from None
     out = spec.out_path
     if spec.storage:
         check_url(spec.storage)

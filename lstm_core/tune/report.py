@@ -12,7 +12,6 @@ from typing import Any, Optional
 
 from ..config import build_config
 from ..files import atomic_write_bytes, atomic_write_text
-from ..formatting import number
 from ..report import to_html, to_markdown
 
 BEST_TOML, TUNE_MD, TUNE_HTML = "best.toml", "tune.md", "tune.html"
@@ -25,7 +24,7 @@ TOP = 10
 
 
 def feasible(trial) -> bool:
-    return all(c <= 0 for c in trial.user_attrs.get("constraints", [0.0]))
+    return all(c <= 0 for c in trial.constraints.values())
 
 
 def ranked(study) -> list:
@@ -115,6 +114,10 @@ def _value(v: Optional[float]) -> str:
     return "" if v is None else f"{v:.6g}"
 
 
+def _setting(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
 def sections(study, spec, best, confirm: Optional[dict], imp: dict[str, float], wall_s: Optional[float]):
     import optuna
 
@@ -136,8 +139,8 @@ def sections(study, spec, best, confirm: Optional[dict], imp: dict[str, float], 
         parts.append(("Best trial", ["No trial completed" + (" with the target reached on every seed set"
                                                             if spec.objective == "time" else "") + " yet."]))
         return parts
-    changed = [(name, number(spec.base.get(name)) if isinstance(spec.base.get(name), float) else str(spec.base.get(name)),
-                f"{value:.6g}" if isinstance(value, float) else str(value)) for name, value in best.params.items()]
+    changed = [(name, _setting(spec.base.get(name)), _setting(value)) for name, value in best.params.items()
+               if value != spec.base.get(name)]
     parts.append(("Best trial", [
         f"Trial {best.number}: {_value(best.value)} ({UNITS[spec.objective]}); its config is `best.toml` "
         f"(train it: `freq-tui train --config best.toml`).",

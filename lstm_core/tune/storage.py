@@ -93,12 +93,24 @@ def ask_lock(out: Path) -> Iterator[None]:
 
 
 def _process_start(pid: int) -> Optional[float]:
-    import psutil
-
+    """When process `pid` started (0.0 where psutil is missing and the
+    process exists); None where there is no such process."""
+    try:
+        import psutil
+    except ModuleNotFoundError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return 0.0
     try:
         return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return None
+    except psutil.AccessDenied:
+        return 0.0
 
 
 def owner() -> dict:
@@ -115,7 +127,8 @@ def claim(study, trial_id: int) -> None:
 def is_stale(attrs: dict, heartbeat_s: float, now: float) -> bool:
     if attrs.get("host") == socket.gethostname() and attrs.get("pid"):
         start = _process_start(int(attrs["pid"]))
-        if start is None or (attrs.get("pid_start") is not None and abs(start - attrs["pid_start"]) > 1.0):
+        recorded = attrs.get("pid_start")
+        if start is None or (start and recorded and abs(start - recorded) > 1.0):
             return True  # the process that ran it is gone
     beat = attrs.get("heartbeat")
     return beat is not None and now - float(beat) > STALE_BEATS * heartbeat_s

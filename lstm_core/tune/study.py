@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from ..errors import UserError
 from ..trainer import StopFlag
-from .objective import OBJECTIVES, TrialResult, run_trial
+from .objective import TrialResult, run_trial
 from .space import Space, space_json
 from .storage import ask_lock, claim, fail_stale, heartbeat, open_storage, shown_url
 
@@ -52,11 +52,11 @@ class StudySpec:
 def make_sampler(spec: StudySpec, seed: Optional[int] = None):
     import optuna
 
-    constraints = (lambda trial: trial.user_attrs.get("constraints", [1.0] * spec.seed_sets)) \
-        if spec.objective == "time" else None
     # constant_liar: trials running in other workers count as if they had
-    # scored badly, so J workers do not all sample the same corner.
-    return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints, constant_liar=True,
+    # scored badly, so J workers do not all sample the same corner. With
+    # the time objective each trial carries one constraint per seed set
+    # (tell), which the TPE sampler reads (constrained TPE).
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True,
                                       n_startup_trials=min(10, max(4, spec.trials // 4)))
 
 
@@ -124,8 +124,8 @@ def tell(study, trial, result: TrialResult) -> None:
 
     for key, value in result.attrs.items():
         trial.set_user_attr(key, value)
-    if result.constraints is not None:
-        trial.set_user_attr("constraints", result.constraints)
+    for k, shortfall in enumerate(result.constraints or ()):
+        trial.set_constraint(f"set {k} reaches the target", shortfall)  # <= 0: feasible
     state = {"complete": optuna.trial.TrialState.COMPLETE, "pruned": optuna.trial.TrialState.PRUNED,
              "fail": optuna.trial.TrialState.FAIL}[result.state]
     study.tell(trial, result.value if result.state == "complete" else None, state=state)
