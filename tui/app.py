@@ -40,19 +40,22 @@ from .screens.evaluate import EvaluateScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
 from .screens.train import TrainScreen
+from .screens.tune import TuneScreen
 from .session import TrainingSession
 
 
 class FreqApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "freq-tui"
-    MODES = {"configure": ConfigureScreen, "train": TrainScreen, "evaluate": EvaluateScreen, "runs": RunsScreen}
+    MODES = {"configure": ConfigureScreen, "train": TrainScreen, "evaluate": EvaluateScreen, "runs": RunsScreen,
+             "tune": TuneScreen}
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("f2", "switch_mode('configure')", "Config"),
         Binding("f3", "switch_mode('train')", "Train"),
         Binding("f4", "switch_mode('evaluate')", "Eval"),
         Binding("f5", "switch_mode('runs')", "Runs"),
+        Binding("f6", "switch_mode('tune')", "Tune"),
         Binding("ctrl+q", "request_quit", "Quit", priority=True),
     ]
 
@@ -67,6 +70,7 @@ class FreqApp(App):
         self.hung_up = False  # the terminal went away: the app has stopped drawing
         self.evaluation_target: Optional[str] = None
         self._follower: Optional[RunFollower] = None  # a run another process writes, followed on Train
+        self.study_stop: Optional[StopFlag] = None  # the Tune screen's running study
 
     def on_mount(self) -> None:
         # Not DEFAULT_MODE = "configure": on Python >= 3.12 Textual starts
@@ -281,7 +285,16 @@ class FreqApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def form_settings(self) -> dict[str, Any]:
+        """The Configure form's raw values (the Tune screen starts from them)."""
+        for screen in self._screen_stacks.get("configure", []):
+            if isinstance(screen, ConfigureScreen):
+                return screen.raw_values()
+        return dict(self.initial_settings)
+
     def action_request_quit(self) -> None:
+        if self.study_stop is not None:  # its running trials fail at their next batch; the study resumes later
+            self.study_stop.request("cancelled")
         if not self.training_active:
             self.exit(0)
             return

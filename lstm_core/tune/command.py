@@ -8,9 +8,9 @@ import math
 import signal
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from ..config import FIELDS, build_config, load_preset, load_toml
+from ..config import FIELDS, RunConfig, build_config, load_preset, load_toml
 from ..errors import ConfigError, UserError, echo
 from .objective import OBJECTIVES
 from .space import Space, default_space, parse_space
@@ -74,24 +74,33 @@ def study_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Space]:
         if name in flags:
             raise UserError("--" + name.replace("_", "-"), "a study's runs go in --out (trials/, confirm/)")
     base = build_config(preset, file_values, flags)
-    if args.space:
-        raw = load_toml(args.space, tables=("space",))
-        extra = sorted(set(raw) - {"space"})
-        if extra:
-            raise ConfigError(args.space, f"holds settings besides [space] ({', '.join(extra)}): put them in --config")
-        if "space" not in raw:
-            raise ConfigError(args.space, "has no [space] table")
-        space = parse_space(raw["space"], f"{args.space}: [space]")
-    elif config_space is not None:
+    if config_space is not None and not args.space:
         space = parse_space(config_space, f"{args.config}: [space]")
     else:
-        space = default_space(base)
-    if args.objective == "time" and base.target_mse <= 0:
+        space = resolve_space(base, args.space)
+    check_options(base, args.objective, args.trial_budget_s, args.heartbeat_s)
+    return base.to_dict(), space
+
+
+def resolve_space(base: RunConfig, path: Optional[str]) -> Space:
+    """The [space] of a --space file, else the space the fields declare."""
+    if not path:
+        return default_space(base)
+    raw = load_toml(path, tables=("space",))
+    extra = sorted(set(raw) - {"space"})
+    if extra:
+        raise ConfigError(path, f"holds settings besides [space] ({', '.join(extra)}): put them in --config")
+    if "space" not in raw:
+        raise ConfigError(path, "has no [space] table")
+    return parse_space(raw["space"], f"{path}: [space]")
+
+
+def check_options(base: RunConfig, objective: str, trial_budget_s: Optional[float], heartbeat_s: float) -> None:
+    if objective == "time" and base.target_mse <= 0:
         raise UserError("--objective", "time needs a target stop: set target_mse (e.g. --target-mse 0.08)")
-    for flag, value in (("--trial-budget-s", args.trial_budget_s), ("--heartbeat-s", args.heartbeat_s)):
+    for flag, value in (("--trial-budget-s", trial_budget_s), ("--heartbeat-s", heartbeat_s)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise UserError(flag, f"must be a number of seconds > 0 (got {echo(value)})")
-    return base.to_dict(), space
 
 
 def make_spec(args: argparse.Namespace, base: dict[str, Any], space: Space) -> StudySpec:
@@ -150,31 +159,37 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def run_study(spec: StudySpec, study, jobs: int, stop) -> tuple[set[int], float, list]:
-    """The workers until the study is full or a stop; the trials this
-    process ran, its wall time and the workers' reports."""
+    """The workers, with the live table, until the study is full or a stop."""
     from rich.console import Console
 
-    from ..parallel import JobReport, run_parallel
-    from .study import parallel_worker, study_worker
     from .view import TrialsTable, trial_rows
 
-    mine: set[int] = set()
-    console = Console()
     title = f"study {spec.study_name}: {spec.trials} trials, {spec.seed_sets} seed sets each, {jobs} at once"
-    started = time.monotonic()
-    with TrialsTable(console, title, trial_rows(study)) as table:
-        def on_update(update: dict) -> None:
-            if update.get("state") == "running" and "trial" in update:
-                mine.add(update["trial"])
-            table.update(update)
+    with TrialsTable(Console(), title, trial_rows(study)) as table:
+        return run_workers(spec, jobs, stop, table.update)
 
-        if jobs == 1:
-            status, message, _ = study_worker(spec, on_update, stop)
-            reports = [JobReport(0, "worker 0", status, message)]
-        else:
-            reports = run_parallel(parallel_worker, [(spec, i) for i in range(jobs)],
-                                   [f"worker {i}" for i in range(jobs)], jobs, stop.is_set,
-                                   lambda index, update: on_update(update))
+
+def run_workers(spec: StudySpec, jobs: int, stop, on_update: Callable[[dict], None]) -> tuple[set[int], float, list]:
+    """J workers (in this process when J = 1) until the study is full or a
+    stop; the trials this process ran, its wall time and the workers'
+    reports. on_update gets each trial's updates (view.TrialsTable.update)."""
+    from ..parallel import JobReport, run_parallel
+    from .study import parallel_worker, study_worker
+
+    mine: set[int] = set()
+    started = time.monotonic()
+
+    def update(change: dict) -> None:
+        if change.get("state") == "running" and "trial" in change:
+            mine.add(change["trial"])
+        on_update(change)
+
+    if jobs == 1:
+        status, message, _ = study_worker(spec, update, stop)
+        reports = [JobReport(0, "worker 0", status, message)]
+    else:
+        reports = run_parallel(parallel_worker, [(spec, i) for i in range(jobs)], [f"worker {i}" for i in range(jobs)],
+                               jobs, stop.is_set, lambda index, change: update(change))
     return mine, time.monotonic() - started, reports
 
 
