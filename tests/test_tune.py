@@ -184,7 +184,7 @@ def test_two_processes_on_one_journal_share_the_study(tmp_path):
     assert sorted(t.number for t in trials) == list(range(8))  # none lost, none twice
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     assert len({t.system_attrs["pid"] for t in trials}) == 2  # both processes ran trials
-    runs = sorted(p.parent.name for p in out.glob("trials/*/set-0/config.toml"))
+    runs = sorted(p.parent.parent.name for p in out.glob("trials/*/set-0/config.toml"))
     assert runs == [f"trial-{n:04d}" for n in range(8)]
     listing = subprocess.run([sys.executable, "-m", "lstm_core", "runs", "--runs-root", str(out / "trials" / "trial-0000")],
                              capture_output=True, text=True, env=env)
@@ -194,7 +194,7 @@ def test_two_processes_on_one_journal_share_the_study(tmp_path):
 def test_a_killed_process_leaves_a_failed_trial_and_the_same_command_resumes(tmp_path):
     space = write_space(tmp_path / "space.toml", "lr = [0.001, 0.01, \"log\"]\n")
     out = tmp_path / "study"
-    args = ["tune", *TINY, "--epochs", "400", "--patience", "400", "--space", str(space), "--trials", "2",
+    args = ["tune", *TINY, "--epochs", "150", "--patience", "150", "--space", str(space), "--trials", "2",
             "--out", str(out), "--confirm-seeds", "0", "--seed-sets", "1", "--pruner", "none"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     first = subprocess.Popen([sys.executable, "-m", "lstm_core", *args], stdout=subprocess.DEVNULL,
@@ -206,11 +206,11 @@ def test_a_killed_process_leaves_a_failed_trial_and_the_same_command_resumes(tmp
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert load(out).get_trials()[0].state == optuna.trial.TrialState.RUNNING  # as the kill left it
-    second = subprocess.run([sys.executable, "-m", "lstm_core", *args, "--trial-budget-s", "1"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    second = subprocess.run([sys.executable, "-m", "lstm_core", *args], capture_output=True, text=True, env=env,
+                            timeout=120)
     assert second.returncode == 0, second.stderr
     trials = load(out).get_trials()
     assert trials[0].state == optuna.trial.TrialState.FAIL
     assert "its process stopped" in trials[0].user_attrs["failed_because"]
-    assert [t.state for t in trials[1:]] == [optuna.trial.TrialState.PRUNED] * 2  # over the 1 s budget
+    assert [t.state for t in trials[1:]] == [optuna.trial.TrialState.COMPLETE] * 2
     assert len(trials) == 3 and (out / JOURNAL).is_file()

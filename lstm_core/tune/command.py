@@ -220,7 +220,8 @@ def finish(spec: StudySpec, study, mine: set[int], wall_s: float, args, stop, co
             s = data["summary"]
             if s["n"]:
                 console.print(f"{label}: test MSE median {s['test_mse_median']:.6f}, worst {s['test_mse_worst']:.6f} "
-                              f"on {s['n']} fresh seed sets; median {s['time_to_stop_median_s']:.1f} s to its stop",
+                              f"on {s['n']} fresh seed sets; median {s['epochs_median']:g} epochs, "
+                              f"{s['time_to_stop_median_s']:.1f} s to its stop",
                               highlight=False)
     if stop.is_set():
         console.print("[yellow]Stopped.[/] Continue the study with the same command.")

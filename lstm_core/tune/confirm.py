@@ -36,7 +36,8 @@ def _lock(path: Path):
 
 def _row(results, seeds: dict[str, int], run_dir: Path) -> dict[str, Any]:
     target = results.training.target or {}
-    return {**seeds, "run": str(run_dir), "status": results.training.status, "test_mse": results.scores.test_mse,
+    return {**seeds, "run": str(run_dir), "status": results.training.status, "epochs": results.training.epochs_run,
+            "test_mse": results.scores.test_mse,
             "worst_frequency_mse": results.scores.worst_frequency_mse, "train_time_s": results.training.train_time_s,
             "reached": target.get("reached"), "time_to_target_s": target.get("time_to_target_s"),
             "time_to_stop_s": target.get("time_to_stop_s")}
@@ -48,7 +49,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     test = [r["test_mse"] for r in rows]
     stop = [r["time_to_stop_s"] if r["time_to_stop_s"] is not None else r["train_time_s"] for r in rows]
     return {"n": len(rows), "test_mse_median": statistics.median(test), "test_mse_worst": max(test),
-            "time_to_stop_median_s": statistics.median(stop), "train_time_median_s":
+            "time_to_stop_median_s": statistics.median(stop),
+            "epochs_median": statistics.median(r["epochs"] for r in rows), "train_time_median_s":
             statistics.median(r["train_time_s"] for r in rows),
             "reached": sum(1 for r in rows if r["reached"])}
 
@@ -63,8 +65,9 @@ def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]]
     root.mkdir(parents=True, exist_ok=True)
     with _lock(root / "confirm.lock"):
         todo, rows = [], {label: {} for label in configs}
-        for label, settings in configs.items():
-            for j, seeds in enumerate(confirm_seeds(n)):
+        # set by set, the configs side by side: J at once, both see the same load
+        for j, seeds in enumerate(confirm_seeds(n)):
+            for label, settings in configs.items():
                 run_dir = root / label / f"set-{j}"
                 results = RunDir(run_dir).read_results() if run_dir.is_dir() else None
                 if results is not None:
@@ -91,7 +94,7 @@ def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]]
             if results is not None:
                 rows[label][j] = _row(results, seeds, Path(config.run_dir))
                 on_line(f"confirm {label} set {j}: test MSE {results.scores.test_mse:.6f}, "
-                        f"{results.training.train_time_s:.1f} s training")
+                        f"{results.training.epochs_run} epochs, {results.training.train_time_s:.1f} s training")
             else:
                 on_line(f"confirm {label} set {j}: {report.status} ({report.message})")
     return {label: {"rows": [by_set[j] for j in sorted(by_set)], "summary": summary(list(by_set.values()))}

@@ -64,13 +64,30 @@ def open_storage(url: str, out: Path):
             raise UserError(str(path), f"cannot open the study journal ({exc.strerror})") from None
     check_url(url)
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
-    except ModuleNotFoundError as exc:
-        raise UserError("--storage", f"{shown_url(url)} needs the database driver {exc.name} ({DB_EXTRA})") from None
+        return _rdb(url)
+    except ImportError as exc:  # optuna re-raises the driver's ModuleNotFoundError as an ImportError
+        missing = getattr(exc.__cause__, "name", None) or "its driver"
+        raise UserError("--storage", f"{shown_url(url)} needs the database driver {missing} ({DB_EXTRA}; "
+                                     f"MySQL: pip install pymysql and a mysql+pymysql:// URL)") from None
     except Exception as exc:  # sqlalchemy's errors: unreachable host, refused login, no such database
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         raise UserError("--storage", f"cannot reach {shown_url(url)}: {reason[0] if reason else exc.__class__.__name__}"
                         ) from None
+
+
+def _rdb(url: str, attempts: int = 5):
+    """RDBStorage; processes that meet a new database at the same moment all
+    create Optuna's tables, and the losers of that race try again."""
+    import optuna
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except Exception as exc:
+            text = str(exc)
+            if attempt == attempts - 1 or not ("duplicate key" in text or "already exists" in text):
+                raise
+            time.sleep(0.5 + attempt)
 
 
 def _engine_kwargs(url: str) -> dict:
