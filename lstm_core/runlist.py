@@ -11,8 +11,10 @@ from numbers import Real
 from typing import Optional
 
 from .errors import UserError
-from .formatting import number
-from .rundir import CONFIG, STALE, RunDir, state_text
+from .events import best_record
+from .formatting import mse
+from .rundir import CONFIG, RunDir
+from .status import RunStatus, state_text
 
 
 @dataclass
@@ -21,7 +23,7 @@ class RunSummary:
     model: str
     noise: str
     started: float
-    status: str  # status.json's, or "stale"
+    status: str  # status.json's, or RunStatus.STALE
     epochs: int  # epochs done
     total_epochs: Optional[int]  # None: config.toml cannot be read
     best_val: Optional[float]
@@ -29,7 +31,7 @@ class RunSummary:
 
     @property
     def stale(self) -> bool:
-        return self.status == STALE
+        return self.status == RunStatus.STALE
 
     def to_json(self) -> dict:
         record = asdict(self)
@@ -52,8 +54,8 @@ def summarise_run(path: Path) -> RunSummary:
         model, noise, total = "?", "?", None
     model = status.get("model") or model
     metrics = run.read_metrics()
-    losses = [r["val_loss"] for r in metrics if isinstance(r.get("val_loss"), (int, float))]
-    best_val = results.training.best_val_loss if results else (min(losses) if losses else None)
+    best = best_record(metrics)
+    best_val = results.training.best_val_loss if results else (best.val_loss if best else None)
     started = status.get("started") or path.stat().st_mtime
     return RunSummary(path, model, noise, float(started), run.state(), len(metrics), total, best_val,
                       results.scores.test_mse if results else status.get("test_mse"))
@@ -67,8 +69,8 @@ def list_runs(root: Path) -> list[RunSummary]:
 
 
 def fmt(value: Optional[float]) -> str:
-    """A loss in the listing: five decimals, '-' when there is none."""
-    return number(value if isinstance(value, Real) else None, 5, missing="-")
+    """A loss in the listing (formatting.mse), '-' when there is none."""
+    return mse(value if isinstance(value, Real) else None, missing="-")
 
 
 COLUMNS = ("run", "model", "noise", "status", "epochs", "best val", "test MSE", "started")

@@ -15,7 +15,7 @@ import pytest
 from lstm_core import cli
 from lstm_core.config import RunConfig, build_config
 from lstm_core.errors import UserError
-from lstm_core.trainer import StopFlag
+from lstm_core.stopping import StopFlag
 from lstm_core.tune.objective import run_trial
 from lstm_core.tune.space import Dimension, default_space, parse_space
 from lstm_core.tune.storage import JOURNAL, open_storage
@@ -132,7 +132,7 @@ def test_a_pruned_trial_stops_at_once_and_is_recorded_pruned(tmp_path):
     run = tmp_path / "trials" / "trial-0000"
     assert (run / "set-0" / "metrics.jsonl").read_text().count("\n") == 1  # one epoch of 20, then it stopped
     assert not (run / "set-1").exists()  # the next seed set never started
-    assert json.loads((run / "set-0" / "status.json").read_text())["status"] == "pruned"
+    assert json.loads((run / "set-0" / "status.json").read_text())["status"] == "cancelled"  # stopped by the pruner: resumable like any stopped run
 
 
 def test_the_objective_never_draws_or_evaluates_a_test_set(tmp_path, monkeypatch):

@@ -8,8 +8,7 @@ from typing import Callable, Optional
 
 from textual.message import Message
 
-from lstm_core.errors import UserError
-from lstm_core.trainer import StopFlag
+from lstm_core.api import StopFlag, StudySpec, UserError, run_study
 
 
 class TrialUpdated(Message):
@@ -35,21 +34,12 @@ class StudyEnded(Message):
         self.error = error
 
 
-def tune_in_worker(spec, jobs: int, stop: StopFlag, post: Callable[[Message], object]) -> None:
+def tune_in_worker(spec: StudySpec, jobs: int, stop: StopFlag, post: Callable[[Message], object]) -> None:
     """The body of the Tune screen's thread worker."""
-    from lstm_core.tune.command import prepare, run_workers
-    from lstm_core.tune.report import ranked, write_report
-    from lstm_core.tune.view import trial_rows
-
     try:
-        study = prepare(spec)
-        post(StudyLoaded(trial_rows(study)))
-        _, wall_s, reports = run_workers(spec, jobs, stop, lambda update: post(TrialUpdated(dict(update))))
-        paths = write_report(study, spec, wall_s=wall_s)
-        top = ranked(study)
-        failed = [r.message for r in reports if r.status == "failed"]
-        post(StudyEnded(stop.is_set(), (top[0].number, top[0].value) if top else None, str(paths[-2]),
-                        failed[0] if failed else ""))
+        end = run_study(spec, jobs, stop, lambda rows: post(StudyLoaded(rows)),
+                        lambda update: post(TrialUpdated(dict(update))))
+        post(StudyEnded(end.stopped, end.best, end.report, end.error))
     except UserError as exc:
         post(StudyEnded(stop.is_set(), None, "", str(exc)))
     except Exception as exc:  # shown on the screen; the app goes on

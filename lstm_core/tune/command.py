@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -132,8 +132,8 @@ def prepare(spec: StudySpec):
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, install_stop_signals
-    from ..trainer import StopFlag
+    from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+    from ..stopping import StopFlag, restore_signals, install_stop_signals
 
     base, space = study_settings(args)
     if args.storage:
@@ -154,8 +154,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                 console.print(f"[red]worker {report.index}: failed[/] {report.message}", highlight=False)
         return finish(spec, study, mine, wall_s, args, stop, console, EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        restore_signals(previous)
 
 
 def run_study(spec: StudySpec, study, jobs: int, stop) -> tuple[set[int], float, list]:
@@ -231,3 +230,51 @@ def finish(spec: StudySpec, study, mine: set[int], wall_s: float, args, stop, co
                                                      if spec.objective == "time" else ""))
         return failed
     return ok
+
+
+@dataclass(frozen=True)
+class StudyEnd:
+    """How a study run by `run_to_end` ended."""
+
+    stopped: bool
+    best: Optional[tuple[int, float]]  # (trial number, value) of the best trial
+    report: str  # tune.md's path
+    error: str = ""  # a worker that failed: why
+
+
+def study_spec(settings: dict[str, Any], *, out: str, trials: int, seed_sets: int, objective: str,
+               space_file: Optional[str] = None, storage: str = "", study_name: str = DEFAULT_STUDY,
+               jobs: int = 1) -> StudySpec:
+    """The study `freq-tui tune` would run for these raw settings (a form's
+    values), with `jobs` workers. Raises UserError naming what is wrong;
+    nothing is created."""
+    from ..parallel import check_jobs
+
+    check_jobs(jobs)
+    if trials < 1 or seed_sets < 1:
+        raise UserError("trials" if trials < 1 else "seed sets", "must be >= 1")
+    if objective not in OBJECTIVES:
+        raise UserError("objective", f"must be one of {', '.join(OBJECTIVES)} (got {echo(objective)})")
+    base = build_config(settings)
+    space = resolve_space(base, space_file)
+    check_options(base, objective, None, 10.0)
+    return StudySpec(out=out, storage=storage, study_name=study_name, base=base.to_dict(), space=space,
+                     objective=objective, seed_sets=seed_sets, trials=trials)
+
+
+def run_to_end(spec: StudySpec, jobs: int, stop, on_loaded: Callable[[dict], None],
+               on_update: Callable[[dict], None]) -> StudyEnd:
+    """Open (or create) the study, run J workers until it is full or `stop`,
+    write its report. on_loaded gets the trials it already held (trial rows,
+    view.trial_rows), on_update each trial's updates. Raises UserError."""
+    from .report import ranked, write_report
+    from .view import trial_rows
+
+    study = prepare(spec)
+    on_loaded(trial_rows(study))
+    _, wall_s, reports = run_workers(spec, jobs, stop, on_update)
+    paths = write_report(study, spec, wall_s=wall_s)
+    top = ranked(study)
+    failed = [r.message for r in reports if r.status == "failed"]
+    return StudyEnd(stop.is_set(), (top[0].number, top[0].value) if top else None,
+                    str(spec.out_path / "tune.md"), failed[0] if failed else "")

@@ -90,7 +90,7 @@ def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]]
                 status, message, value = train_job(config, lambda update: None, stop)
                 reports.append(JobReport(index, labels[index], status, message, value))
         for (label, j, seeds, config), report in zip(todo, reports):
-            results = (report.value or {}).get("results")
+            results = report.value.results if report.value is not None else None
             if results is not None:
                 rows[label][j] = _row(results, seeds, Path(config.run_dir))
                 on_line(f"confirm {label} set {j}: test MSE {results.scores.test_mse:.6f}, "

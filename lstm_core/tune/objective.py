@@ -19,7 +19,8 @@ from typing import Any, Callable, Optional
 from ..config import RunConfig, build_config
 from ..errors import ConfigError
 from ..events import EpochEnd
-from ..trainer import StopFlag
+from ..status import RunStatus
+from ..stopping import StopFlag
 
 OBJECTIVES = ("median", "worst", "time")
 TRIALS_DIR = "trials"
@@ -37,22 +38,31 @@ def trial_dir(out: Path, number: int) -> Path:
 
 
 class TrialStop(StopFlag):
-    """Stops a trial's run on its own request (pruned), on the worker's stop
-    (Ctrl+C, SIGTERM) or once the trial's time budget is spent."""
+    """Stops a trial's run when the pruner says so, on the worker's stop
+    (Ctrl+C, SIGTERM) or once the trial's time budget is spent; `cause`
+    says which (the run itself ends cancelled or interrupted, as any stopped
+    run does, and can be resumed)."""
 
     def __init__(self, outer: StopFlag, deadline: Optional[float]):
         super().__init__()
         self.outer = outer
         self.deadline = deadline
+        self.cause: Optional[str] = None  # "pruned", "over_budget" or "stopped"
+
+    def prune(self) -> None:
+        self.cause = "pruned"
+        self.request(RunStatus.CANCELLED)
 
     def is_set(self) -> bool:
         if self._event.is_set():
             return True
         if self.outer.is_set():
+            self.cause = "stopped"
             self.request(self.outer.reason)
             return True
         if self.deadline is not None and time.monotonic() > self.deadline:
-            self.request("over_budget")
+            self.cause = "over_budget"
+            self.request(RunStatus.CANCELLED)
             return True
         return False
 
@@ -73,7 +83,7 @@ def trial_config(base: dict[str, Any], params: dict[str, Any], seeds: dict[str, 
 def run_trial(trial, base: dict[str, Any], out: Path, seed_sets: int, objective: str, stop: StopFlag,
               budget_s: Optional[float] = None, emit: Callable[[dict], None] = lambda update: None) -> TrialResult:
     """Train the trial's config on every seed set; what to tell the study."""
-    from ..runner import run_training
+    from ..api import start_run
 
     params = dict(trial.params)
     deadline = time.monotonic() + budget_s if budget_s else None
@@ -95,19 +105,19 @@ def run_trial(trial, base: dict[str, Any], out: Path, seed_sets: int, objective:
                 emit({"trial": trial.number, "set": k, "epoch": record.epoch, "val_loss": record.val_loss})
                 trial.report(record.val_loss, k * epochs_per_set + record.epoch)
                 if trial.should_prune():
-                    run_stop.request("pruned")
+                    run_stop.prune()
 
-        outcome = run_training(config, on_event=on_event, stop=run_stop, evaluate=False)
+        outcome = start_run(config, on_event=on_event, stop=run_stop, evaluate=False)
         training = outcome.training
         target = _target(config, training)
-        per_set.append({"run": str(run_dir), **seeds, "status": training.status, "epochs": training.epochs_run,
+        per_set.append({"run": str(run_dir), **seeds, "status": str(training.status), "epochs": training.epochs_run,
                         "best_val_mse": training.best_val_loss, "train_time_s": training.train_time_s, **target})
         attrs["train_time_s"] = sum(row["train_time_s"] for row in per_set)
-        if training.status == "pruned":
+        if run_stop.cause == "pruned":
             return TrialResult("pruned", None, {**attrs, "pruned_at": f"set {k}, epoch {training.epochs_run + 1}"})
-        if training.status == "over_budget":
+        if run_stop.cause == "over_budget":
             return TrialResult("pruned", None, {**attrs, "pruned_at": f"over its budget of {budget_s:g} s"})
-        if training.status in ("interrupted", "cancelled"):
+        if run_stop.cause == "stopped" or RunStatus(training.status).stopped:
             attrs["failed_because"] = "stopped (Ctrl+C or a signal) before its end"
             return TrialResult("fail", None, attrs, stopped=True)
         if not math.isfinite(training.best_val_loss):
@@ -118,7 +128,7 @@ def run_trial(trial, base: dict[str, Any], out: Path, seed_sets: int, objective:
 
 def _target(config: RunConfig, training) -> dict[str, Any]:
     """Whether the run made its target stop, and the training time to its stop."""
-    reached = training.status == "target_reached"
+    reached = training.status == RunStatus.TARGET_REACHED
     time_to_stop = sum(r.epoch_time for r in training.history)
     # How far it stayed from the target: 0 where it got there (<= 0 is feasible).
     shortfall = 0.0 if reached else max(training.best_val_loss - config.target_mse, 1e-9)

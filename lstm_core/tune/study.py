@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..errors import UserError
-from ..trainer import StopFlag
+from ..stopping import StopFlag
 from .objective import TrialResult, run_trial
 from .space import Space, space_json
 from .storage import ask_lock, claim, fail_stale, heartbeat, open_storage, shown_url

@@ -76,7 +76,7 @@ class TrialsTable:
         return table
 
     def update(self, update: dict) -> None:
-        if "trial" not in update:
+        if not isinstance(update, dict) or "trial" not in update:
             return  # a worker's own state (parallel.py)
         row = self.rows.setdefault(update["trial"], {})
         if update.get("state") == "running":

@@ -16,12 +16,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from lstm_core.compare import load_runs
-from lstm_core.errors import UserError
-from lstm_core.rundir import state_text
-from lstm_core.runlist import RunSummary, list_runs
+from lstm_core import api
+from lstm_core.api import RunSummary, UserError, state_text
+from lstm_core.formatting import mse
 
-from lstm_core.formatting import number
 from .compare import CompareScreen
 from .dialogs import ErrorDialog
 
@@ -59,13 +57,13 @@ class RunsScreen(Screen):
 
     def action_refresh(self) -> None:
         root = Path(self.app.runs_root)
-        self.runs = list_runs(root)
+        self.runs = api.list_runs(root)
         table = self.query_one("#runs", DataTable)
         table.clear()
         for run in self.runs:
             started = time.strftime("%m-%d %H:%M", time.localtime(run.started))
             table.add_row(self.name_cell(run), run.model, started, state_text(run.status), str(run.epochs),
-                          number(run.test_mse, 5),
+                          mse(run.test_mse),
                           key=str(run.path))
         self.marked = [path for path in self.marked if any(str(run.path) == path for run in self.runs)]
         count = f"{len(self.runs)} run(s) in {root}/" if self.runs else f"No runs in {root}/ yet"
@@ -110,7 +108,7 @@ class RunsScreen(Screen):
             self.notify("Mark two or more runs with space first", severity="warning")
             return
         try:
-            runs = load_runs(self.marked)
+            runs = api.compare_runs(self.marked)
         except UserError as exc:
             self.app.push_screen(ErrorDialog("Cannot compare these runs", str(exc)))
             return

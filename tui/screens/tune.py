@@ -16,13 +16,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static
 
-from lstm_core.config import build_config
-from lstm_core.errors import UserError
-from lstm_core.trainer import StopFlag
-from lstm_core.tune.command import check_options, resolve_space
-from lstm_core.tune.objective import OBJECTIVES
-from lstm_core.tune.study import DEFAULT_STUDY, StudySpec
-from lstm_core.tune.view import params_text
+from lstm_core.api import OBJECTIVES, StopFlag, StudySpec, UserError, params_text, study_spec
 
 from ..tune_worker import StudyEnded, StudyLoaded, TrialUpdated, tune_in_worker
 from ..widgets.charts import LineChart, Series
@@ -82,19 +76,14 @@ class TuneScreen(Screen):
     # ---- starting and stopping ---------------------------------------------
     def spec(self) -> tuple[StudySpec, int]:
         """The study the form asks for. Raises UserError (shown on the status line)."""
-        base = build_config(self.app.form_settings())
         value = lambda selector: self.query_one(selector, Input).value  # noqa: E731
-        trials = _count("trials", value("#tune-trials"), 1)
-        seed_sets = _count("seed sets", value("#tune-seed-sets"), 1)
-        from lstm_core.parallel import check_jobs
-
-        jobs = check_jobs(_count("jobs", value("#tune-jobs"), 1))
-        objective = str(self.query_one("#tune-objective", Select).value)
-        out = value("#tune-out").strip() or "tune"
-        space = resolve_space(base, value("#tune-space").strip() or None)
-        check_options(base, objective, None, 10.0)
-        return StudySpec(out=out, storage="", study_name=DEFAULT_STUDY, base=base.to_dict(), space=space,
-                         objective=objective, seed_sets=seed_sets, trials=trials), jobs
+        jobs = _count("jobs", value("#tune-jobs"), 1)
+        spec = study_spec(self.app.form_settings(), jobs=jobs, out=value("#tune-out").strip() or "tune",
+                          trials=_count("trials", value("#tune-trials"), 1),
+                          seed_sets=_count("seed sets", value("#tune-seed-sets"), 1),
+                          objective=str(self.query_one("#tune-objective", Select).value),
+                          space_file=value("#tune-space").strip() or None)
+        return spec, jobs
 
     def action_start(self) -> None:
         if self.running:
@@ -130,7 +119,7 @@ class TuneScreen(Screen):
 
     def on_trial_updated(self, message: TrialUpdated) -> None:
         update = message.update
-        if "trial" not in update:
+        if not isinstance(update, dict) or "trial" not in update:
             return
         row = self.rows.setdefault(update["trial"], {})
         if update.get("state") == "running":
