@@ -176,14 +176,15 @@ def test_two_processes_on_one_journal_share_the_study(tmp_path):
     args = [*TINY, "--duration", "2", "--epochs", "3", "--space", str(space), "--trials", "8", "--out", str(out),
             "--pruner", "none", "--confirm-seeds", "0", "--seed-sets", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-m", "lstm_core", "tune", *args], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    # one process with two worker processes of its own, one with none
+    procs = [subprocess.Popen([sys.executable, "-m", "lstm_core", "tune", *args, "--jobs", jobs], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for jobs in ("2", "1")]
     outputs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     trials = load(out).get_trials()
     assert sorted(t.number for t in trials) == list(range(8))  # none lost, none twice
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
-    assert len({t.system_attrs["pid"] for t in trials}) == 2  # both processes ran trials
+    assert len({t.system_attrs["pid"] for t in trials}) >= 2  # trials from more than one process
     runs = sorted(p.parent.parent.name for p in out.glob("trials/*/set-0/config.toml"))
     assert runs == [f"trial-{n:04d}" for n in range(8)]
     listing = subprocess.run([sys.executable, "-m", "lstm_core", "runs", "--runs-root", str(out / "trials" / "trial-0000")],

@@ -178,7 +178,9 @@ def run_workers(spec: StudySpec, jobs: int, stop, on_update: Callable[[dict], No
     mine: set[int] = set()
     started = time.monotonic()
 
-    def update(change: dict) -> None:
+    def update(change) -> None:
+        if not isinstance(change, dict):
+            return  # a worker's own state (parallel.py's RunStatus.RUNNING)
         if change.get("state") == "running" and "trial" in change:
             mine.add(change["trial"])
         on_update(change)
