@@ -2,7 +2,7 @@
 
 The app owns the training worker and the TrainingSession the Train screen
 draws, so switching screens never stops or loses a run. Each screen is a
-mode with its own stack (F2-F5); F1 opens help; ctrl+p the command palette.
+mode with its own stack (F2-F6); F1 opens help; ctrl+p the command palette.
 """
 from __future__ import annotations
 
@@ -341,7 +341,8 @@ class FreqApp(App):
                             self.action_extract_audio)
         yield SystemCommand("Load config", "Fill the form from a TOML file", partial(self._configure_action, "load"))
         yield SystemCommand("Save config", "Save the form as a TOML file", partial(self._configure_action, "save"))
-        for mode, text in (("configure", "Configure"), ("train", "Train"), ("evaluate", "Evaluate"), ("runs", "Runs")):
+        for mode, text in (("configure", "Configure"), ("train", "Train"), ("evaluate", "Evaluate"), ("runs", "Runs"),
+                           ("tune", "Tune")):
             yield SystemCommand(f"Go to {text}", f"Show the {text} screen", partial(self.switch_mode, mode))
 
     def _configure_action(self, name: str) -> None:
