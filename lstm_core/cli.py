@@ -168,17 +168,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.jobs > 1 and args.repeats == 1:
             raise UserError("--jobs", "runs repeats in parallel: give --repeats N (N >= 2) with it")
 
+    from .api import resume_run, start_run
     from .console_view import TrainingView, print_results
-    from .runner import resume_training, run_training
 
     with stop_signals(StopFlag(), on_hangup) as stop:
         if args.repeats > 1:
             return eval_commands.train_repeats(config, args.repeats, args.jobs, args.runs_root, stop)
         with TrainingView() as view:
             if args.resume:
-                outcome = resume_training(args.resume, on_event=view.handle, stop=stop)
+                outcome = resume_run(args.resume, on_event=view.handle, stop=stop)
             else:
-                outcome = run_training(config, runs_root=args.runs_root, on_event=view.handle, stop=stop)
+                outcome = start_run(config, runs_root=args.runs_root, on_event=view.handle, stop=stop)
     view.console.print(f"Run directory: [bold]{outcome.run_dir.path}[/]")
     if outcome.results is not None:
         print_results(view.console, outcome.results)

@@ -84,3 +84,19 @@ def test_start_run_carries_its_evaluation(tmp_path):
     records, ended = api.follow_run(outcome.run_dir.path).poll()
     assert records == list(outcome.training.history) and ended.training.status == RunStatus.FINISHED
     assert [r.path for r in api.list_runs(tmp_path)] == [outcome.run_dir.path]
+
+
+def test_the_trainer_writes_only_its_checkpoints(tmp_path):
+    """metrics.jsonl is a subscriber of the epoch stream, not the trainer's job."""
+    from lstm_core.metrics_log import MetricsLog
+    from lstm_core.rundir import RunDir
+    from lstm_core.trainer import Trainer
+
+    config = build_config(TINY)
+    alone, heard = RunDir(tmp_path / "alone"), RunDir(tmp_path / "heard")
+    for run in (alone, heard):
+        run.path.mkdir()
+    Trainer(config, alone).fit()
+    assert {p.name for p in alone.path.iterdir()} == {"best.pt", "last.pt"}
+    result = Trainer(config, heard, on_event=MetricsLog(heard)).fit()
+    assert heard.read_metrics() == list(result.history)

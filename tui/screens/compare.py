@@ -62,10 +62,9 @@ class CompareScreen(Screen):
     def draw_loss(self) -> None:
         series = []
         for i, run in enumerate(self.runs):
-            history = [r for r in run.history if "val_loss" in r and "epoch" in r]
-            series.append(Series(f"{i + 1} val", [r["val_loss"] for r in history],
+            series.append(Series(f"{i + 1} val", [r.val_loss for r in run.history],
                                  marker=MARKERS[i % len(MARKERS)], color=COLOURS[i % len(COLOURS)],
-                                 x=[r["epoch"] for r in history]))
+                                 x=[r.epoch for r in run.history]))
         scale = "log y" if self.log_y else "linear y"
         self.query_one("#compare-loss", LineChart).show([], series, title=f"Validation loss, {scale} (l)",
                                                          xlabel="epoch", ylog=self.log_y)
