@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .audio import Extraction
 
 __all__ = [
+    "study_spec", "run_study", "StudySpec", "StudyEnd", "OBJECTIVES", "params_text",
     "start_run", "new_run_dir", "resume_run", "open_run", "check_environment", "follow_run", "preview",
     "list_runs", "evaluate_run", "export_report", "extract_audio", "compare_runs", "main",
     "StopFlag", "stop_signals", "detach_from_terminal", "RunOutcome", "RunEvaluation", "RunDir", "RunWatcher",
@@ -151,3 +152,22 @@ def main(argv: Optional[Sequence[str]] = None, *, add_commands: Optional[Callabl
     from . import cli
 
     return cli.main(argv, parser=cli.build_parser(add_commands), process=process)
+
+
+# ---- studies (freq-tui tune, the Tune screen) ----------------------------------
+from .tune.command import StudyEnd, study_spec  # noqa: E402  (no optuna, no torch until a study runs)
+from .tune.objective import OBJECTIVES  # noqa: E402
+from .tune.study import StudySpec  # noqa: E402
+from .tune.view import params_text  # noqa: E402
+
+
+def run_study(spec: StudySpec, jobs: int, stop: StopFlag, on_loaded: Callable[[dict], None],
+              on_update: Callable[[dict], None]) -> StudyEnd:
+    """Run the study `spec` (study_spec) J trials at once until it holds its
+    trials or `stop`, then write best.toml, tune.md and tune.html. on_loaded
+    gets the trials it already held, on_update each trial's changes (dicts
+    with trial, state, params, value, train_time_s, epoch...)."""
+    from .tune.command import run_to_end
+
+    return run_to_end(spec, jobs, stop, on_loaded, on_update)
+

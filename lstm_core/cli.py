@@ -113,6 +113,9 @@ def build_parser(add_commands: Optional[Callable[[Any], None]] = None) -> argpar
     runs.add_argument("--runs-root", default="runs", help="where the run directories are (default: runs)")
     runs.add_argument("--json", action="store_true", help="one JSON list instead of the table")
     runs.set_defaults(handler=cmd_runs)
+    from .tune.command import add_tune_parser  # no optuna import: quick
+
+    add_tune_parser(sub)
     if add_commands is not None:
         add_commands(sub)
     return parser

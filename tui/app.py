@@ -2,7 +2,7 @@
 
 The app owns the training worker and the TrainingSession the Train screen
 draws, so switching screens never stops or loses a run. Each screen is a
-mode with its own stack (F2-F5); F1 opens help; ctrl+p the command palette.
+mode with its own stack (F2-F6); F1 opens help; ctrl+p the command palette.
 """
 from __future__ import annotations
 
@@ -35,19 +35,22 @@ from .screens.evaluate import EvaluateScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
 from .screens.train import TrainScreen
+from .screens.tune import TuneScreen
 from .session import EVALUATING, STARTING, TrainingSession
 
 
 class FreqApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "freq-tui"
-    MODES = {"configure": ConfigureScreen, "train": TrainScreen, "evaluate": EvaluateScreen, "runs": RunsScreen}
+    MODES = {"configure": ConfigureScreen, "train": TrainScreen, "evaluate": EvaluateScreen, "runs": RunsScreen,
+             "tune": TuneScreen}
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("f2", "switch_mode('configure')", "Config"),
         Binding("f3", "switch_mode('train')", "Train"),
         Binding("f4", "switch_mode('evaluate')", "Eval"),
         Binding("f5", "switch_mode('runs')", "Runs"),
+        Binding("f6", "switch_mode('tune')", "Tune"),
         Binding("ctrl+q", "request_quit", "Quit", priority=True),
     ]
 
@@ -65,6 +68,7 @@ class FreqApp(App):
         # (r evaluates best.pt again).
         self.carried_evaluation: Optional[api.RunEvaluation] = None
         self._follower: Optional[RunFollower] = None  # a run another process writes, followed on Train
+        self.study_stop: Optional[StopFlag] = None  # the Tune screen's running study
 
     def on_mount(self) -> None:
         # Not DEFAULT_MODE = "configure": on Python >= 3.12 Textual starts
@@ -278,7 +282,16 @@ class FreqApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def form_settings(self) -> dict[str, Any]:
+        """The Configure form's raw values (the Tune screen starts from them)."""
+        for screen in self._screen_stacks.get("configure", []):
+            if isinstance(screen, ConfigureScreen):
+                return screen.raw_values()
+        return dict(self.initial_settings)
+
     def action_request_quit(self) -> None:
+        if self.study_stop is not None:  # its running trials fail at their next batch; the study resumes later
+            self.study_stop.request("cancelled")
         if not self.training_active:
             self.exit(0)
             return
@@ -328,7 +341,8 @@ class FreqApp(App):
                             self.action_extract_audio)
         yield SystemCommand("Load config", "Fill the form from a TOML file", partial(self._configure_action, "load"))
         yield SystemCommand("Save config", "Save the form as a TOML file", partial(self._configure_action, "save"))
-        for mode, text in (("configure", "Configure"), ("train", "Train"), ("evaluate", "Evaluate"), ("runs", "Runs")):
+        for mode, text in (("configure", "Configure"), ("train", "Train"), ("evaluate", "Evaluate"), ("runs", "Runs"),
+                           ("tune", "Tune")):
             yield SystemCommand(f"Go to {text}", f"Show the {text} screen", partial(self.switch_mode, mode))
 
     def _configure_action(self, name: str) -> None:
