@@ -153,6 +153,12 @@ class RunConfig:
         help="Training only: add white Gaussian noise to S at this SNR in dB, fresh each epoch (0 = off)",
         min=-40.0, max=120.0, blank=0.0, tune=(10.0, 40.0),
     )
+    ema_decay: float = knob(
+        0.0, group="training",
+        help="Validate, keep and evaluate an exponential moving average of the weights, updated after every "
+        "update with this decay (0 = off: the trained weights)",
+        min=0.0, lt=1.0, blank=0.0,
+    )
     scheduler: str = knob(
         "plateau", group="training",
         help="Learning-rate schedule: plateau (ReduceLROnPlateau on val loss) or cosine (to 0 over cosine_epochs)",

@@ -28,7 +28,7 @@ from .trainer import StopFlag, Trainer
 REGIME_FIELDS = ("truncation", "batch_size", "carry_state", "sequence_length", "augment",
                  "curriculum_start", "curriculum_growth", "curriculum_threshold", "curriculum_lr_min",
                  "updates_per_epoch",
-                 "chrono_init", "scheduler", "cosine_epochs", "hidden_size", "lr", "seed")
+                 "chrono_init", "scheduler", "cosine_epochs", "ema_decay", "hidden_size", "lr", "seed")
 
 
 def training_regime(config: RunConfig) -> dict[str, Any]:

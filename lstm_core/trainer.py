@@ -2,6 +2,7 @@
 clipping, best and last checkpoints, progress events, cooperative stop."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any, Optional
@@ -9,6 +10,7 @@ from typing import Any, Optional
 import torch
 
 from . import cuda_graph, feeding, precision
+from .averaging import WeightAverage
 from .checkpoint import save_checkpoint
 from .config import RunConfig
 from .data import SignalSet, splits_for
@@ -79,6 +81,9 @@ class Trainer:
         self.train_x, self.train_y = to_device(self.splits["train"], self.device)
         self.val_x, self.val_y = to_device(self.splits["val"], self.device)
         self.curriculum = feeding.Curriculum.for_config(config, self.train_y.shape[1])
+        # ema_decay > 0: validation, the best weights and the evaluation use
+        # an average of the weights over the last updates (averaging.py).
+        self.average = WeightAverage(self.model, config.ema_decay) if config.ema_decay > 0 else None
 
         self.epoch = 0  # epochs completed
         self.best_val_loss = math.inf
@@ -107,6 +112,8 @@ class Trainer:
             # their writes; last.pt alone must be enough to rebuild best.pt.
             "best_model_state": self.best_state or {},
         }
+        if self.average is not None:
+            state["ema_state"] = self.average.state_dict()
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         return state
@@ -131,6 +138,8 @@ class Trainer:
         best = state.get("best_model_state") or {}
         self.best_state = {k: v.to(self.device) for k, v in best.items()} or None
         self.curriculum.length = int(state.get("curriculum_length", self.curriculum.total))
+        if self.average is not None:
+            self.average.load_state_dict(state["ema_state"])
         self.epoch = int(payload["epoch"])
 
     def _save(self, name: str) -> None:
@@ -146,8 +155,14 @@ class Trainer:
         )
 
     # ---- the loop -----------------------------------------------------------
+    def evaluated_weights(self):
+        """The weights a run validates, keeps and evaluates in the model for
+        the block: the average where there is one."""
+        return self.average.applied() if self.average is not None else contextlib.nullcontext()
+
     def validation_loss(self) -> tuple[float, torch.Tensor]:
-        prediction = feeding.predict(self.model, self.config, self.val_x)
+        with self.evaluated_weights():
+            prediction = feeding.predict(self.model, self.config, self.val_x)
         return float(torch.mean((prediction - self.val_y) ** 2)), prediction
 
     def _updates(self, length: int):
@@ -211,6 +226,8 @@ class Trainer:
             for loss in self._updates(self.curriculum.length):
                 loss_sum += loss
                 done += 1
+                if self.average is not None:
+                    self.average.update()
                 if self.stop.is_set():
                     break
                 if time.monotonic() - last_report >= PROGRESS_INTERVAL_S or done == n_batches:
@@ -239,14 +256,15 @@ class Trainer:
         if is_best:
             self.best_val_loss, self.best_epoch = val_loss, epoch
             self.epochs_without_improvement = 0
-            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         elif curriculum_was_complete:
             self.epochs_without_improvement += 1
         record = EpochRecord(epoch, train_loss, val_loss, self.optimizer.param_groups[0]["lr"], epoch_time,
                              is_best, trained_length, **self.system.sample().figures())
         self.history.append(record)
         if is_best:
-            self._save("best.pt")
+            with self.evaluated_weights():
+                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                self._save("best.pt")
         self._save("last.pt")
         return record
 

@@ -62,7 +62,9 @@ def run_files(run_dir: Path):
     # the cosine waits for a curriculum across the interruption
     dict(model="stateful", truncation="full", curriculum_start=2, curriculum_growth=1.5, curriculum_threshold=1e9,
          epochs=6, lr=0.01, scheduler="cosine", cosine_epochs=3, curriculum_lr_min=0.004),
-], ids=["stateful", "sequence-dropout", "augmented", "attention", "multitask", "cosine-hold"])
+    # the weight average (validated, kept as best) across the interruption
+    dict(model="stateful", epochs=5, lr=0.05, ema_decay=0.9),
+], ids=["stateful", "sequence-dropout", "augmented", "attention", "multitask", "cosine-hold", "ema"])
 def test_resumed_run_ends_with_the_same_numbers(settings, tiny_config, tmp_path):
     config = tiny_config(**settings)
     reference = run_training(config, runs_root=tmp_path / "reference").run_dir.path

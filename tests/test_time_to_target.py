@@ -1,5 +1,8 @@
 """bench/time_to_target.py: the smoke path end to end, and how a run is judged."""
+import argparse
 import json
+
+import pytest
 
 from bench import time_to_target as ttt
 from lstm_core.parallel import JobReport
@@ -34,3 +37,13 @@ def test_a_run_meets_its_goal_only_on_every_count():
     assert failed["met"] is False and failed["status"] == "failed"
     summary = ttt.per_preset("informative-stateful", [ttt.judge("informative-stateful", "x", result(0.001, [0.001] * 4))])
     assert summary["median_time_s"] == 100.0 and summary["all_met"] is False  # 100 s > the 60 s goal
+
+
+def test_the_median_goal_and_explicit_seed_sets():
+    rows = [ttt.judge("informative-stateful", "x", result(mse, [mse] * 4)) for mse in (0.0004, 0.0006, 0.0019)]
+    summary = ttt.per_preset("informative-stateful", rows)
+    assert summary["met"] == 3 and summary["median_test_mse"] == 0.0006
+    assert summary["median_mse_goal_met"] is False and summary["all_met"] is False  # 0.0006 > 0.0005
+    assert ttt.seed_sets_arg("41/81/91, 42/82/92") == ((41, 81, 91), (42, 82, 92))
+    with pytest.raises(argparse.ArgumentTypeError):
+        ttt.seed_sets_arg("41/81")
