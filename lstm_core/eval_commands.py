@@ -27,14 +27,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from .console_view import print_results
-    from .evaluation import evaluate_run
-    from .report import export_run
+    from .report import report_run
     from .rundir import STALE, STALE_TEXT
 
-    run = evaluate_run(args.run_dir)
+    run, paths = report_run(args.run_dir)
     run_dir = run.run_dir
-    paths = export_run(run)
-    run_dir.write_results(run.results)
     console = Console()
     print_results(console, run.results)
     console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the figures, results.json)")
@@ -63,6 +60,10 @@ def _data_config(trained, args: argparse.Namespace):
 
 
 def _new_output_dir(path: Path) -> None:
+    if path.is_symlink():
+        from .files import check_real_folder
+
+        check_real_folder(path, "output directory")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UserError(str(path), "output directory already exists and is not empty (choose a new --out)")
 
@@ -127,7 +128,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .console_view import print_results
     from .device import check_environment
     from .evaluation import evaluate_checkpoint
-    from .files import MAX_CHECKPOINT_BYTES, atomic_write_bytes, atomic_write_text, read_regular
+    from .files import MAX_CHECKPOINT_BYTES, atomic_write_bytes, atomic_write_text, ensure_folder, read_regular
     from .report import export_report
     from .results import Results
     from .rundir import RunDir
@@ -147,12 +148,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     history = RunDir(checkpoint.parent).read_metrics() or (payload.get("training_state") or {}).get("history", [])
     results = Results(training, evaluation.scores)
     created = _first_missing(out)
+    ensure_folder(out, "output directory", mode=0o700)  # private, as every run directory
+    run_dir = RunDir(out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(str(out), f"cannot create output directory ({exc.strerror})") from None
-    try:
-        run_dir = RunDir(out)
+        run_dir.acquire("evaluation")  # one writer at a time, as in a run
         run_dir.write_config(config)
         atomic_write_bytes(run_dir.best_checkpoint, read_regular(checkpoint, "checkpoint file", MAX_CHECKPOINT_BYTES))
         atomic_write_text(run_dir.file("metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in history))
@@ -161,8 +160,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         run_dir.write_status("evaluated", message=training.stop_reason, test_mse=results.scores.test_mse,
                              verdict=results.scores.verdict.code)
     except BaseException:  # Ctrl+C, a full disk: no half-written --out is left to block a re-run
+        run_dir.release()
         _remove_output(out, created)
         raise
+    run_dir.release()
     console = Console()
     console.print(f"Evaluated [bold]{checkpoint}[/] on noise {config.noise} "
                   f"(phase {config.phase_range[0]:g}..{config.phase_range[1]:g} rad, amplitude "

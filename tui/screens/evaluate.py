@@ -23,7 +23,7 @@ from lstm_core.audio import default_out_dir, extract_audio, resolve_checkpoint
 from lstm_core.evaluation import RunEvaluation, evaluate_run
 from lstm_core.formatting import number
 from lstm_core.metrics import amplitude_spectrum
-from lstm_core.report import export_run
+from lstm_core.report import report_run
 
 from ..widgets.charts import LineChart, Series
 from .dialogs import ErrorDialog, PathDialog, TextDialog
@@ -122,7 +122,9 @@ class EvaluateScreen(Screen):
                 self.app.push_screen(ErrorDialog("Audio extraction failed", str(worker.error)))
         elif worker.group == "export":
             if event.state == WorkerState.SUCCESS:
-                self.exported = list(worker.result)
+                evaluated, paths = worker.result
+                self.exported = list(paths)
+                self.show(evaluated)  # what the report says: best.pt evaluated again under the run's lock
                 folder = self.evaluated.run_dir.path if self.evaluated else ""
                 self.notify(f"Report written to {folder} ({len(self.exported)} files)", title="Export", timeout=10)
             elif event.state == WorkerState.ERROR:
@@ -212,7 +214,7 @@ class EvaluateScreen(Screen):
             self.notify("Nothing to export yet", severity="warning")
             return
         self.notify(f"Exporting report to {self.evaluated.run_dir.path} ...")
-        self.run_worker(partial(export_run, self.evaluated), name="export", group="export",
+        self.run_worker(partial(report_run, self.evaluated.run_dir.path, "export"), name="export", group="export",
                         thread=True, exclusive=True, exit_on_error=False)
 
     def action_extract_audio(self) -> None:
