@@ -13,6 +13,7 @@ import numpy as np
 
 from .config import FIELDS, build_config, check_repeats, field_type, list_presets, load_preset, load_toml
 from . import eval_commands
+from .console_streams import guard_std_streams, note_into
 from .errors import SUBJECT_LIMIT, UserError, clip, echo
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -210,7 +211,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.jobs > 1 and args.repeats == 1:
             raise UserError("--jobs", "runs repeats in parallel: give --repeats N (N >= 2) with it")
 
-    from .console_view import TrainingView, print_results
+    from .console_view import TrainingView
     from .runner import resume_training, run_training
     from .trainer import StopFlag
 
@@ -227,14 +228,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
-    view.console.print(f"Run directory: [bold]{outcome.run_dir.path}[/]")
+    try:
+        return _print_outcome(view.console, outcome)
+    finally:
+        note_into(outcome.run_dir.path)  # a console write that failed, in the run's console.log
+
+
+def _print_outcome(console, outcome) -> int:
+    from .console_view import print_results
+
+    console.print(f"Run directory: [bold]{outcome.run_dir.path}[/]")
     if outcome.results is not None:
-        print_results(view.console, outcome.results)
-        eval_commands.print_report_paths(view.console, outcome)
+        print_results(console, outcome.results)
+        eval_commands.print_report_paths(console, outcome)
     status = outcome.training.status
     if status in ("interrupted", "cancelled"):
-        view.console.print(f"[yellow]Stopped:[/] {outcome.training.message}. "
-                           f"Continue with: freq-tui train --resume {outcome.run_dir.path}")
+        console.print(f"[yellow]Stopped:[/] {outcome.training.message}. "
+                      f"Continue with: freq-tui train --resume {outcome.run_dir.path}")
         return EXIT_INTERRUPTED
     if status == "diverged":
         print(f"freq-tui: error: {outcome.training.message}", file=sys.stderr)
@@ -332,13 +342,17 @@ def main(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.Argumen
     """The command line. `process` (default: argv is None, the process's own
     arguments): the process ends after this, so a Ctrl+C while it shuts
     down ends it with one line too."""
+    process = process if process is not None else argv is None
+    argv = sys.argv[1:] if argv is None else argv
+    if process and list(argv[:1]) != ["app"]:  # the app draws on the terminal itself
+        guard_std_streams()  # output that goes away never fails a run
     try:
-        return _main(sys.argv[1:] if argv is None else argv, parser)
+        return _main(argv, parser)
     except KeyboardInterrupt:  # while parsing or importing, before a handler runs
         print("freq-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        if process if process is not None else argv is None:
+        if process:
             _quiet_shutdown()
 
 

@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .console_streams import note_into
 from .errors import UserError
 from .rundir import claim_new_path, timestamped
 
@@ -40,6 +41,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         console.print(f"[yellow]Run status: {STALE_TEXT}[/]; {run_dir.resume_hint()}", highlight=False)
     else:
         console.print(f"Run status: {state}", highlight=False)
+    note_into(run_dir.path)
     return EXIT_OK
 
 
@@ -170,6 +172,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                   f"{config.amplitude_low:g}..{config.amplitude_high:g}, test seed {config.test_seed})")
     print_results(console, results)
     console.print(f"Output directory: [bold]{out}[/]  report: {paths[1]}")
+    note_into(out)
     return EXIT_OK
 
 
@@ -234,6 +237,7 @@ def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
         if not (report.value and report.value["results"]):
             console.print(f"[yellow]{report.label}: {report.status}[/] ({report.message})", highlight=False)
     statuses = [r.status for r in reports]
+    note_into(parent)
     if stop.is_set() or any(s in ("interrupted", "cancelled", "not_started") for s in statuses):
         started = sum(s != "not_started" for s in statuses)
         console.print(f"[yellow]Stopped: {started} of {repeats} runs started[/]")
