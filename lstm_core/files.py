@@ -88,6 +88,13 @@ def open_own_file(path: Path, flags: int, mode: int = 0o600) -> int:
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):  # EMLINK: the BSDs
             raise UserError(str(path), LINK_REFUSED) from None
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):  # a named pipe without a reader, a device
+            kind = next((name for test, name in _KINDS if test(mode)), "not a plain file")
+            raise UserError(str(path), f"is {kind}, not a regular file; refused") from None
         raise UserError(str(path), f"cannot write ({exc.strerror or exc.__class__.__name__})") from None
     try:
         info = os.fstat(fd)
