@@ -271,6 +271,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         for run in runs:
             if run.stale:
                 print(f"{run.path.name}: {STALE_TEXT}; {RunDir(run.path).resume_hint()}")
+            elif run.reason:
+                print(f"{run.path.name}: unreadable ({run.reason})")
     return EXIT_OK
 
 

@@ -263,14 +263,17 @@ class RunDir:
         `runs/latest`) is used as the folder it points to: its files are
         written there, never through links inside it."""
         path = Path(path)
-        if path.is_symlink() and path.is_dir():
-            path = Path(os.path.realpath(path))
-        if not path.exists():
-            raise UserError(str(path), "run directory not found")
-        if not path.is_dir():
-            raise UserError(str(path), "is not a run directory (not a folder)")
-        if not (path / CONFIG).is_file():
-            raise UserError(str(path), f"not a freq-lstm run directory (no {CONFIG})")
+        try:
+            if path.is_symlink() and path.is_dir():
+                path = Path(os.path.realpath(path))
+            if not path.exists():
+                raise UserError(str(path), "run directory not found")
+            if not path.is_dir():
+                raise UserError(str(path), "is not a run directory (not a folder)")
+            if not (path / CONFIG).is_file():
+                raise UserError(str(path), f"not a freq-lstm run directory (no {CONFIG})")
+        except OSError as exc:  # another user's folder
+            raise UserError(str(path), f"cannot read run directory ({exc.strerror or exc.__class__.__name__})") from None
         return cls(path)
 
     # ---- files ----------------------------------------------------------------
