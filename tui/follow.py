@@ -52,7 +52,10 @@ class RunFollower:
         """One look at the files: post what is new. False once the run has
         ended (TrainingEnded posted) or following was stopped."""
         state = self.run.state()  # first: once it says ended, metrics.jsonl is whole
-        records = self.new_records()
+        try:
+            records = self.new_records()
+        except (UserError, OSError):  # unreadable for now (replaced, permissions changed): look again later
+            records = []
         if records:
             self.history += records
             self.send(EpochsDone(records, checkpoint_preview(self.run.path), run_dir=str(self.run.path)))
