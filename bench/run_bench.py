@@ -195,8 +195,8 @@ def first_optimizer_seconds() -> float:
 
 def full_bptt_update(device: str, threads: int, repeats: int, duration: float) -> dict:
     """One update of the literal-stateful preset at full length: full BPTT
-    over its rows (`stream_copies` shuffled copies of each frequency stream)
-    x all 10,000 steps. An epoch of 2 such updates and a validation pass,
+    over its rows (each frequency stream with its own shuffle of S) x all
+    10,000 steps. An epoch of 2 such updates and a validation pass,
     timed; the update time is (epoch - validation) / 2."""
     config = build_config(load_preset("literal-stateful"), {
         "curriculum_start": 0, "updates_per_epoch": 2, "epochs": 1, "device": device, "cpu_threads": threads,
@@ -212,7 +212,7 @@ def full_bptt_update(device: str, threads: int, repeats: int, duration: float) -
         trainer.validation_loss()
         val_times.append(time.perf_counter() - start)
     updates = [(e - v) / config.updates_per_epoch for e, v in zip(epoch_times, val_times)]
-    rows = len(config.frequencies) * config.stream_copies
+    rows = len(config.frequencies)
     return {"rows": rows, "steps": config.n_samples, "epoch_s": spread(epoch_times), "update_s": spread(updates)}
 
 

@@ -14,9 +14,11 @@ import numpy as np
 from .config import FIELDS, build_config, check_repeats, field_type, list_presets, load_preset, load_toml
 from . import eval_commands
 from .console_streams import guard_std_streams, note_into
-from .errors import SUBJECT_LIMIT, UserError, clip, echo
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, SUBJECT_LIMIT, UserError, clip, echo
+from .formatting import mse
+from .status import RunStatus
+from .stopping import StopFlag, stop_signals
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,53 +138,6 @@ def _jobs(text: str) -> int:
         raise argparse.ArgumentTypeError(exc.reason) from None
 
 
-def install_stop_signals(request_stop: Callable[[str], None], on_hangup: str = "stop") -> dict[int, Any]:
-    """Ctrl+C and SIGTERM stop training at the end of the current batch,
-    with checkpoints and metrics kept. A second signal stops at once
-    (KeyboardInterrupt); the files are safe either way, since every write is
-    atomic. SIGHUP (an SSH disconnect) sends further output nowhere and,
-    with on_hangup = "stop", stops the same way; with "continue" the run
-    goes on to its end. A signal inherited as ignored (nohup, a background
-    job of a script) stays ignored. Returns the handlers it replaced."""
-    received = []
-    hangup = getattr(signal, "SIGHUP", None)
-
-    def handler(signum, frame):
-        if signum == hangup:
-            detach_from_terminal()
-            if on_hangup == "continue":
-                return
-        received.append(signum)
-        if len(received) > 1:
-            raise KeyboardInterrupt
-        request_stop("interrupted")
-
-    previous = {}
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signum = getattr(signal, name)
-            if signal.getsignal(signum) is signal.SIG_IGN:
-                continue
-            previous[signum] = signal.signal(signum, handler)
-    return previous
-
-
-def detach_from_terminal() -> None:
-    """After a hang-up the terminal is gone and reading or writing it fails
-    (EOF, EIO); point stdin, stdout and stderr at /dev/null so the run can
-    still finish its files."""
-    try:
-        devnull = os.open(os.devnull, os.O_RDWR)
-    except OSError:
-        return
-    for fd in (0, 1, 2):
-        try:
-            os.dup2(devnull, fd)
-        except OSError:
-            pass
-    os.close(devnull)
-
-
 # Flags that make no sense with --resume: the run keeps its own config.
 RESUME_KEEPS = ("preset", "config", *FIELDS)
 
@@ -213,11 +168,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .console_view import TrainingView
     from .runner import resume_training, run_training
-    from .trainer import StopFlag
 
-    stop = StopFlag()
-    previous_handlers = install_stop_signals(stop.request, on_hangup)
-    try:
+    with stop_signals(StopFlag(), on_hangup) as stop:
         if args.repeats > 1:
             return eval_commands.train_repeats(config, args.repeats, args.jobs, args.runs_root, stop)
         with TrainingView() as view:
@@ -225,9 +177,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                 outcome = resume_training(args.resume, on_event=view.handle, stop=stop)
             else:
                 outcome = run_training(config, runs_root=args.runs_root, on_event=view.handle, stop=stop)
-    finally:
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
     try:
         return _print_outcome(view.console, outcome)
     finally:
@@ -241,12 +190,12 @@ def _print_outcome(console, outcome) -> int:
     if outcome.results is not None:
         print_results(console, outcome.results)
         eval_commands.print_report_paths(console, outcome)
-    status = outcome.training.status
-    if status in ("interrupted", "cancelled"):
+    status = RunStatus(outcome.training.status)
+    if status in (RunStatus.INTERRUPTED, RunStatus.CANCELLED):
         console.print(f"[yellow]Stopped:[/] {outcome.training.message}. "
                       f"Continue with: freq-tui train --resume {outcome.run_dir.path}")
         return EXIT_INTERRUPTED
-    if status == "diverged":
+    if status == RunStatus.DIVERGED:
         print(f"freq-tui: error: {outcome.training.message}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
@@ -255,7 +204,8 @@ def _print_outcome(console, outcome) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .rundir import STALE_TEXT, RunDir
+    from .rundir import RunDir
+    from .status import STALE_TEXT
     from .runlist import format_table, list_runs, to_json
 
     root = Path(args.runs_root)
@@ -292,9 +242,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     points = sweep_configs(base, fractions, overrides)
 
     def show(row) -> None:
-        print(f"phase U(0, {row['phase_fraction']:g}*2pi) {row['model']:>8}: test MSE {row['test_mse']:.5f} "
-              f"(band-pass {row['bandpass_mse']:.5f}, zero {row['zero_mse']:.3f}, {row['train_time_s']:.0f} s)",
-              flush=True)
+        print(f"phase U(0, {row.phase_fraction:g}*2pi) {row.model:>8}: test MSE {mse(row.test_mse)} "
+              f"(band-pass {mse(row.bandpass_mse)}, zero {mse(row.zero_mse)}, {row.train_time_s:.0f} s)", flush=True)
 
     if args.jobs == 1:
         run_sweep(points, args.out, on_row=show)
@@ -304,22 +253,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from .parallel_view import RunsTable
     from .sweep import point_label
-    from .trainer import StopFlag
 
-    stop = StopFlag()
-    previous_handlers = install_stop_signals(stop.request)
-    try:
+    with stop_signals(StopFlag()) as stop:
         with RunsTable([point_label(p) for p in points], Console(), f"{len(points)} points, {args.jobs} at once") as view:
             def done(report) -> None:
-                row = report.value or {}
-                view.done(report, row.get("test_mse"), f"test MSE {row['test_mse']:.5f}, {row['train_time_s']:.0f} s"
-                          if row else "")
+                row = report.value
+                view.done(report, row and row.test_mse,
+                          f"test MSE {mse(row.test_mse)}, {row.train_time_s:.0f} s" if row else "")
 
             rows = run_sweep(points, args.out, jobs=args.jobs, should_stop=stop.is_set, on_update=view.update,
                              on_done=done)
-    finally:
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
     if rows:
         print(f"Wrote {args.out}/sweep.csv, sweep.md and sweep.png ({len(rows)} of {len(points)} points)")
     return EXIT_OK if len(rows) == len(points) else EXIT_INTERRUPTED if stop.is_set() else EXIT_FAILED

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from .config import FIELDS, RunConfig
 from .errors import UserError
-from .formatting import number
+from .events import EpochRecord
+from .formatting import mse, number, ratio, seconds
 from .results import Results
 from .rundir import RunDir
 from .verdict import ratio_label
@@ -37,7 +38,7 @@ class ComparedRun:
     path: Path
     config: RunConfig
     results: Results
-    history: list[dict[str, Any]]
+    history: list[EpochRecord]
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[ComparedRun]:
@@ -92,16 +93,16 @@ def metrics_rows(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
     rows = [("verdict", *(s.verdict.code for s in scores))]
     # the same tables as the report's, one column per run
     for k, (_, short, _) in enumerate(scores[0].baseline_rows()):
-        rows.append((short, *(number(s.baseline_rows()[k][2]) for s in scores)))
+        rows.append((short, *(mse(s.baseline_rows()[k][2]) for s in scores)))
     for k, (_, short, _) in enumerate(scores[0].ablation_rows()[:2]):  # zeroed and shuffled: in every run
-        rows.append((short, *(number(s.ablation_rows()[k][2]) for s in scores)))
+        rows.append((short, *(mse(s.ablation_rows()[k][2]) for s in scores)))
     return rows + [
-        ("train MSE", *(number(s.train_mse) for s in scores)),
-        ("test/train ratio", *(f"{number(s.ratio, 3)} ({ratio_label(s.ratio, s.verdict.code, s.targets_identical, short=True)})"
+        ("train MSE", *(mse(s.train_mse) for s in scores)),
+        ("test/train ratio", *(f"{ratio(s.ratio)} ({ratio_label(s.ratio, s.verdict.code, s.targets_identical, short=True)})"
                                for s in scores)),
-        ("best validation loss", *(number(t.best_val_loss) for t in training)),
+        ("best validation loss", *(mse(t.best_val_loss) for t in training)),
         ("epochs run (best)", *(f"{number(t.epochs_run)} ({number(t.best_epoch)})" for t in training)),
-        ("training time (s)", *(number(t.train_time_s, 1) for t in training)),
+        ("training time (s)", *(seconds(t.train_time_s) for t in training)),
     ]
 
 
@@ -111,7 +112,7 @@ def per_frequency_mse(run: ComparedRun) -> list[float]:
 
 def per_frequency_rows(runs: Sequence[ComparedRun]) -> list[tuple[str, ...]]:
     columns = [per_frequency_mse(run) for run in runs]
-    return [(f"{hz:g}", *(number(col[k]) if k < len(col) else "n/a" for col in columns))
+    return [(f"{hz:g}", *(mse(col[k]) if k < len(col) else "n/a" for col in columns))
             for k, hz in enumerate(runs[0].config.frequencies)]
 
 

@@ -168,9 +168,6 @@ class RunConfig:
         help="shuffle_s: a fresh time shuffle of the training S for every pass (only when S is i.i.d. over time)",
         choices=AUGMENT_CHOICES,
     )
-    stream_copies: int = knob(
-        1, group="training", help="Rows per frequency in a batch (copies differ by their shuffle of S)", min=1, max=256
-    )
     curriculum_start: int = knob(
         0, group="training", help="Curriculum: steps trained from the reset at first (0: the whole stream)", min=0, max=SEED_MAX
     )
@@ -381,8 +378,6 @@ def validate(config: RunConfig) -> None:
                           "and a shuffle another draw of the same noise")
     if config.augment != "none" and config.model not in ("stateful", "sequence"):
         raise ConfigError("augment", f"{config.augment} applies to the stateful and sequence models only")
-    if config.stream_copies > 1 and config.augment == "none":
-        raise ConfigError("stream_copies", "copies only differ with an augmentation (set augment)")
     if config.curriculum_start > 0 and not stateful_stream:
         raise ConfigError("curriculum_start", "needs a model that carries state along the stream "
                           "(stateful, or sequence with carry_state)")
@@ -426,7 +421,7 @@ def memory_estimate(config: RunConfig) -> dict[str, int]:
     f4, f8 = 4, 8
     one_set = (k + 2) * n * f8 + k * n * (k + 2) * f4
     on_device = 2 * k * n * (k + 2) * f4
-    rows = k * config.stream_copies
+    rows = k
     if config.model in WINDOW_MODELS:
         rows, steps = config.batch_size, config.sequence_length
     elif config.truncation == "full":
@@ -455,12 +450,6 @@ def check_repeats(config: RunConfig, repeats: int) -> None:
         raise ConfigError("seed", f"seed + repeats - 1 = {last} is above the largest seed {SEED_MAX} "
                                   f"(use a seed <= {SEED_MAX - repeats + 1} for {repeats} repeats)")
 
-# Fields that were removed after measurements showed they did not help
-# (docs/history.md), with the value that meant "off". Older config files and
-# checkpoints still name them; that value is accepted and dropped.
-RETIRED = {"learned_init_state": False, "curriculum_gate": "mean"}
-
-
 def build_config(*layers: Mapping[str, Any]) -> RunConfig:
     """Merge raw settings (later layers win: defaults < file < flags), parse
     and validate them. Raises ConfigError naming the first bad field."""
@@ -468,9 +457,6 @@ def build_config(*layers: Mapping[str, Any]) -> RunConfig:
     for layer in layers:
         for key, raw in layer.items():
             merged[normalise_key(key)] = raw
-    for name, off in RETIRED.items():
-        if name in merged and merged.pop(name) != off:
-            raise ConfigError(name, f"was removed (it did not help: docs/history.md); remove it or set {off!r}")
     values = {name: parse_value(name, raw) for name, raw in merged.items()}
     noise = values.get("noise", RunConfig.noise)
     if noise != "custom":

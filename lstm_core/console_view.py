@@ -7,16 +7,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .events import BatchProgress, EpochEnd, EpochRecord, RunEnded, RunStarted, TrainerEvent
-from .formatting import number
+from . import tables
+from .formatting import mse, seconds
 from .results import Results
+from .tables import TextTable
 
 
 def epoch_line(record: EpochRecord) -> str:
     """One epoch as the console and the app's log print it."""
     prefix = "" if record.trained_length is None else f"  prefix {record.trained_length}"
     best = "  best" if record.is_best else ""
-    return (f"epoch {record.epoch:>4}  train {record.train_loss:.6f}  val {record.val_loss:.6f}  "
-            f"lr {record.lr:.2e}  {record.epoch_time:.1f}s{prefix}{best}")
+    return (f"epoch {record.epoch:>4}  train {mse(record.train_loss):<9}  val {mse(record.val_loss):<9}  "
+            f"lr {record.lr:.2e}  {seconds(record.epoch_time)}s{prefix}{best}")
 
 
 class TrainingView:
@@ -46,10 +48,10 @@ class TrainingView:
                                                      completed=event.start_epoch - 1, info="")
             self.batch_task = self.progress.add_task("batches", total=event.batches_per_epoch, info="")
         elif isinstance(event, BatchProgress):
-            self.progress.update(self.batch_task, completed=event.batch, info=f"loss {event.loss:.5f}")
+            self.progress.update(self.batch_task, completed=event.batch, info=f"loss {mse(event.loss)}")
         elif isinstance(event, EpochEnd):
             record = event.record
-            self.progress.update(self.epoch_task, completed=record.epoch, info=f"val {record.val_loss:.5f}")
+            self.progress.update(self.epoch_task, completed=record.epoch, info=f"val {mse(record.val_loss)}")
             self.progress.reset(self.batch_task, info="")
             self.console.print(epoch_line(record).replace("  best", "  [green]best[/]"))
         elif isinstance(event, RunEnded):
@@ -61,12 +63,12 @@ class TrainingView:
 VERDICT_COLOURS = {"uses_signal": "green", "ignores_signal": "yellow", "learned_nothing": "red"}
 
 
-def _mse_table(title: str, rows: list[tuple[str, str, float]]) -> Table:
+def _rich_table(title: str, text: TextTable) -> Table:
     table = Table(title=title)
-    table.add_column("Predictor")
-    table.add_column("Test MSE", justify="right")
-    for label, _, value in rows:
-        table.add_row(label, number(value))
+    for i, column in enumerate(text.header):
+        table.add_column(column[:1].upper() + column[1:], justify="left" if i == 0 and not column.startswith("#") else "right")
+    for row in text.rows:
+        table.add_row(*row)
     return table
 
 
@@ -77,16 +79,11 @@ def print_results(console: Console, results: Results) -> None:
     console.rule("EVALUATION RESULTS")
     colour = VERDICT_COLOURS.get(scores.verdict.code, "white")
     console.print(f"[bold {colour}]Verdict ({scores.verdict.code}):[/] {scores.verdict.text}", highlight=False)
-    console.print(_mse_table("Test MSE against the baselines", scores.baseline_rows()))
-    table = Table(title="Per-frequency performance (correlation on the test set)")
-    for column in ("#", "Hz", "Train MSE", "Test MSE", "Correlation"):
-        table.add_column(column, justify="right")
-    for i, row in enumerate(scores.per_frequency, 1):
-        table.add_row(str(i), f"{row.hz:g}", number(row.train_mse), number(row.test_mse), number(row.correlation, 4))
-    console.print(table)
-    console.print(f"Training MSE:     {number(scores.train_mse)}")
-    console.print(f"Test MSE:         {number(scores.test_mse)}")
+    console.print(_rich_table("Test MSE against the baselines", tables.baselines(scores)))
+    console.print(_rich_table("Per-frequency performance (correlation on the test set)", tables.per_frequency(scores)))
+    console.print(f"Training MSE:     {mse(scores.train_mse)}")
+    console.print(f"Test MSE:         {mse(scores.test_mse)}")
     console.print(f"Test/Train ratio: {scores.ratio_text()}", highlight=False)
     snr = results.training.augment_snr_db
-    console.print(_mse_table(f"Input ablation (test MSE; training augmentation: {f'{snr:g} dB' if snr else 'off'})",
-                             scores.ablation_rows()))
+    console.print(_rich_table(f"Input ablation (test MSE; training augmentation: {f'{snr:g} dB' if snr else 'off'})",
+                              tables.ablation(scores)))

@@ -12,9 +12,8 @@ parameters after three epochs were bit-identical to the eager loop's
 (tests/test_cuda.py checks it on every GPU it runs on).
 
 Used for the chunk-fed models (`feeding.Feeding.CHUNKS`) on CUDA, unless
-`cuda_graphs = false`. Not for bf16 autocast, dropout (random masks) or a
-learned initial state (its gradient comes from outside the chunk), which
-stay eager (`unsupported_reason`).
+`cuda_graphs = false`. Not for bf16 autocast or dropout (random masks),
+which stay eager (`unsupported_reason`).
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ left out of the summary.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Optional
 
 import numpy as np
 from scipy.signal import hilbert
@@ -27,13 +27,23 @@ VALID_ENVELOPE = 0.1
 DRIFT_LIMIT_DEG = 45.0
 
 
+@dataclass(frozen=True)
+class DriftRow:
+    """One frequency's drift; None where the output has no phase."""
+    hz: float
+    output_hz: Optional[float]  # the output's median instantaneous frequency
+    drift_deg_per_s: Optional[float]  # slope of a line fitted to the phase error
+    limit_reached_s: Optional[float]  # first time |phase error| >= DRIFT_LIMIT_DEG (None: never)
+    defined: float  # share of the samples with a phase
+
+
 @dataclass
 class Drift:
     t: np.ndarray  # (N,) seconds
     frequencies: np.ndarray  # (K,) target Hz
     phase_error_deg: np.ndarray  # (K, N) output phase minus target phase, unwrapped; NaN where undefined
     frequency_hz: np.ndarray  # (K, N) output's instantaneous frequency, smoothed over one target period
-    summary: list[dict[str, Any]]  # per frequency: hz, output_hz, drift_deg_per_s, limit_reached_s, defined
+    summary: list[DriftRow]  # one per frequency
 
 
 def _smooth(x: np.ndarray, window: int) -> np.ndarray:
@@ -44,17 +54,14 @@ def _smooth(x: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(x, kernel, mode="same") / np.convolve(np.ones_like(x), kernel, mode="same")
 
 
-def _summary(hz: float, t: np.ndarray, error: np.ndarray, frequency: np.ndarray) -> dict[str, Any]:
+def _summary(hz: float, t: np.ndarray, error: np.ndarray, frequency: np.ndarray) -> DriftRow:
     defined = np.isfinite(error)
-    row: dict[str, Any] = {"hz": float(hz), "output_hz": None, "drift_deg_per_s": None, "limit_reached_s": None,
-                           "defined": float(defined.mean()) if defined.size else 0.0}
+    share = float(defined.mean()) if defined.size else 0.0
     if defined.sum() < 2:
-        return row
-    row["output_hz"] = float(np.nanmedian(frequency))
-    row["drift_deg_per_s"] = float(np.polyfit(t[defined], error[defined], 1)[0])
+        return DriftRow(float(hz), None, None, None, share)
     beyond = np.flatnonzero(defined & (np.abs(np.nan_to_num(error)) >= DRIFT_LIMIT_DEG))
-    row["limit_reached_s"] = float(t[beyond[0]]) if beyond.size else None
-    return row
+    return DriftRow(float(hz), float(np.nanmedian(frequency)), float(np.polyfit(t[defined], error[defined], 1)[0]),
+                    float(t[beyond[0]]) if beyond.size else None, share)
 
 
 def phase_drift(t: np.ndarray, targets: np.ndarray, output: np.ndarray, frequencies: np.ndarray,
@@ -86,13 +93,4 @@ def phase_drift(t: np.ndarray, targets: np.ndarray, output: np.ndarray, frequenc
     summary = [_summary(hz, t, phase_error[k], frequency[k]) for k, hz in enumerate(frequencies)]
     return Drift(np.asarray(t, dtype=np.float64), np.asarray(frequencies, dtype=np.float64), phase_error, frequency,
                  summary)
-
-
-def describe(row: dict[str, Any]) -> str:
-    """One line for a summary row: where and how fast the output drifts."""
-    if row["output_hz"] is None:
-        return f"{row['hz']:g} Hz: no phase (the output has almost no oscillation)"
-    limit = (f", |error| reaches {DRIFT_LIMIT_DEG:g}° at t = {row['limit_reached_s']:.2f} s"
-             if row["limit_reached_s"] is not None else f", |error| stays below {DRIFT_LIMIT_DEG:g}°")
-    return f"{row['hz']:g} Hz: output {row['output_hz']:.3f} Hz, drift {row['drift_deg_per_s']:+.1f}°/s{limit}"
 

@@ -6,6 +6,8 @@ from typing import Any
 SUBJECT_LIMIT = 200  # characters of a file name or field a message repeats
 REASON_LIMIT = 300
 ECHO_LIMIT = 40  # characters of a value the user gave that a message repeats
+# The exit statuses of every command: a user mistake is EXIT_USAGE.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def clip(text: str, limit: int) -> str:
@@ -34,7 +36,7 @@ def echo(value: Any, limit: int = ECHO_LIMIT) -> str:
 class UserError(Exception):
     """A mistake in the user's input (a value, a file, a directory)."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
     def __init__(self, subject: str, reason: str):
         subject, reason = clip(subject, SUBJECT_LIMIT), clip(reason, REASON_LIMIT)

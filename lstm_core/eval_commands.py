@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from .console_streams import note_into
-from .errors import UserError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UserError
 from .rundir import claim_new_path, timestamped
-
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+from .status import RunStatus, state_text
 
 
 def print_report_paths(console, outcome) -> None:
@@ -29,7 +28,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from .console_view import print_results
     from .report import report_run
-    from .rundir import STALE, STALE_TEXT
 
     run, paths = report_run(args.run_dir)
     run_dir = run.run_dir
@@ -37,8 +35,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     print_results(console, run.results)
     console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the figures, results.json)")
     state = run_dir.state()
-    if state == STALE:
-        console.print(f"[yellow]Run status: {STALE_TEXT}[/]; {run_dir.resume_hint()}", highlight=False)
+    if state == RunStatus.STALE:
+        console.print(f"[yellow]Run status: {state_text(state)}[/]; {run_dir.resume_hint()}", highlight=False)
     else:
         console.print(f"Run status: {state}", highlight=False)
     note_into(run_dir.path)
@@ -113,24 +111,36 @@ def _training_facts(checkpoint: Path, payload: dict[str, Any]):
                                                        best_epoch=state.get("best_epoch"),
                                                        best_val_loss=state.get("best_val_loss"))
     return dataclasses.replace(
-        facts, status="evaluated",
+        facts, status=RunStatus.EVALUATED,
         stop_reason=f"evaluation of {checkpoint} (saved after epoch {payload.get('epoch')})",
         source_checkpoint=str(checkpoint), versions=library_versions())
+
+
+def _checkpoint_history(payload: dict[str, Any]) -> list:
+    """The epochs a checkpoint's training state keeps (a checkpoint outside
+    its run directory), up to the first that is not an epoch record."""
+    from .events import EpochRecord
+
+    history = []
+    for record in (payload.get("training_state") or {}).get("history", []):
+        try:
+            history.append(EpochRecord.from_json(record))
+        except ValueError:
+            break
+    return history
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a checkpoint on the data the flags describe and write a new
     output directory (never an existing, non-empty one): config.toml, a copy
     of the checkpoint as best.pt, metrics.jsonl, results.json, the report."""
-    import json
-
     from rich.console import Console
 
     from .checkpoint import config_of, load_checkpoint
     from .console_view import print_results
     from .device import check_environment
     from .evaluation import evaluate_checkpoint
-    from .files import MAX_CHECKPOINT_BYTES, atomic_write_bytes, atomic_write_text, ensure_folder, read_regular
+    from .files import MAX_CHECKPOINT_BYTES, atomic_write_bytes, ensure_folder, read_regular
     from .report import export_report
     from .results import Results
     from .rundir import RunDir
@@ -147,7 +157,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     evaluation = evaluate_checkpoint(checkpoint, data_config, device)  # nothing written yet
     config = evaluation.config
     _new_output_dir(out)
-    history = RunDir(checkpoint.parent).read_metrics() or (payload.get("training_state") or {}).get("history", [])
+    history = RunDir(checkpoint.parent).read_metrics() or _checkpoint_history(payload)
     results = Results(training, evaluation.scores)
     created = _first_missing(out)
     ensure_folder(out, "output directory", mode=0o700)  # private, as every run directory
@@ -156,10 +166,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         run_dir.acquire("evaluation")  # one writer at a time, as in a run
         run_dir.write_config(config)
         atomic_write_bytes(run_dir.best_checkpoint, read_regular(checkpoint, "checkpoint file", MAX_CHECKPOINT_BYTES))
-        atomic_write_text(run_dir.file("metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in history))
+        run_dir.rewrite_metrics(history)
         paths = export_report(run_dir, evaluation, training, history, title=f"freq-lstm evaluation of {checkpoint}")
         run_dir.write_results(results)
-        run_dir.write_status("evaluated", message=training.stop_reason, test_mse=results.scores.test_mse,
+        run_dir.write_status(RunStatus.EVALUATED, message=training.stop_reason, test_mse=results.scores.test_mse,
                              verdict=results.scores.verdict.code)
     except BaseException:  # Ctrl+C, a full disk: no half-written --out is left to block a re-run
         run_dir.release()
@@ -177,8 +187,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _seed_result(results) -> str:
+    from .formatting import mse
+
     scores = results.scores
-    return (f"test MSE {scores.test_mse:.6f} (worst frequency {scores.worst_frequency_mse:.6f}), verdict "
+    return (f"test MSE {mse(scores.test_mse)} (worst frequency {mse(scores.worst_frequency_mse)}), verdict "
             f"{scores.verdict.code}, {results.training.train_time_s:.0f} s")
 
 
@@ -189,7 +201,8 @@ def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
     from .console_view import TrainingView
     from .parallel import JobReport
     from .parallel_view import RunsTable
-    from .repeats import SUMMARY_MD, run_repeats
+    from .formatting import correlation, mse
+    from .repeats import SHOW, SUMMARY_MD, SeedOutcome, run_repeats
     from .runner import run_training
 
     console = Console()
@@ -201,13 +214,13 @@ def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
         if outcome.results:
             console.print(f"seed {seed_config.seed}: {_seed_result(outcome.results)}  ({outcome.run_dir.path})")
         return JobReport(0, "", outcome.training.status, outcome.training.message,
-                         {"results": outcome.results, "run_dir": str(outcome.run_dir.path)})
+                         SeedOutcome(outcome.results, str(outcome.run_dir.path)))
 
     if jobs > 1:
         labels = [f"seed {config.seed + i}" for i in range(repeats)]
         with RunsTable(labels, console, f"{repeats} seeds, {jobs} at once") as view:
             def done(report):
-                results = (report.value or {}).get("results")
+                results = report.value.results if report.value else None
                 view.done(report, results and results.scores.test_mse, _seed_result(results) if results else "")
 
             parent, summary, reports = run_repeats(config, repeats, runs_root, jobs, run_one, stop.is_set,
@@ -216,33 +229,32 @@ def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
         parent, summary, reports = run_repeats(config, repeats, runs_root, jobs, run_one, stop.is_set)
     console.print(f"Parent directory: [bold]{parent}[/]")
     if summary:
-        table = Table(title=f"Mean ± std over {len(summary['seeds'])} seeds ({', '.join(map(str, summary['seeds']))}), "
+        table = Table(title=f"Mean ± std over {len(summary.seeds)} seeds ({', '.join(map(str, summary.seeds))}), "
                             "and the median")
         for column in ("Metric", "Mean", "Median", "Std"):
             table.add_column(column, justify="left" if column == "Metric" else "right")
-        for label, stats in summary["metrics"].items():
-            table.add_row(label, f"{stats['mean']:.6f}", f"{stats['median']:.6f}", f"{stats['std']:.6f}")
-        for row in summary["per_frequency"]:
-            for name, key, digits in (("test MSE", "test_mse", 6), ("correlation", "correlation", 4)):
-                stats = row[key]
-                table.add_row(f"{row['hz']:g} Hz {name}", f"{stats['mean']:.{digits}f}", f"{stats['median']:.{digits}f}",
-                              f"{stats['std']:.{digits}f}")
+        for label, stats in summary.metrics.items():
+            show = SHOW[label]
+            table.add_row(label, show(stats.mean), show(stats.median), show(stats.std))
+        for row in summary.per_frequency:
+            for name, stats, show in (("test MSE", row.test_mse, mse), ("correlation", row.correlation, correlation)):
+                table.add_row(f"{row.hz:g} Hz {name}", show(stats.mean), show(stats.median), show(stats.std))
         console.print(table)
-        worst = summary["worst_seed"]
-        console.print(f"Worst seed: {worst['seed']} (test MSE {worst['test_mse']:.6f}, worst frequency "
-                      f"{worst['worst_frequency_mse']:.6f})")
-        console.print("Verdicts: " + ", ".join(f"{code} × {n}" for code, n in summary["verdicts"].items()))
+        worst = summary.worst_seed
+        console.print(f"Worst seed: {worst.seed} (test MSE {mse(worst.test_mse)}, worst frequency "
+                      f"{mse(worst.worst_frequency_mse)})")
+        console.print("Verdicts: " + ", ".join(f"{code} × {n}" for code, n in summary.verdicts.items()))
         console.print(f"Summary: {parent / SUMMARY_MD}")
     for report in reports:
-        if not (report.value and report.value["results"]):
+        if not (report.value and report.value.results):
             console.print(f"[yellow]{report.label}: {report.status}[/] ({report.message})", highlight=False)
     statuses = [r.status for r in reports]
     note_into(parent)
-    if stop.is_set() or any(s in ("interrupted", "cancelled", "not_started") for s in statuses):
-        started = sum(s != "not_started" for s in statuses)
+    if stop.is_set() or any(RunStatus(s).stopped for s in statuses):
+        started = sum(s != RunStatus.NOT_STARTED for s in statuses)
         console.print(f"[yellow]Stopped: {started} of {repeats} runs started[/]")
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if any(s in ("diverged", "failed") for s in statuses) else EXIT_OK
+    return EXIT_FAILED if any(s in (RunStatus.DIVERGED, RunStatus.FAILED) for s in statuses) else EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

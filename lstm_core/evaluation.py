@@ -24,6 +24,7 @@ from .device import describe, resolve_device
 from .drift import Drift, phase_drift
 from .errors import ConfigError, UserError
 from .metrics import mse, per_frequency
+from .outcome import RunEvaluation
 from .results import Results, Scores
 from .robustness import noisy_input_check
 from .rundir import CONFIG, RunDir
@@ -115,14 +116,6 @@ def evaluate_checkpoint(checkpoint: Path, data_config: RunConfig, device=None) -
     splits = splits_for(config)
     check_fits(model, splits["test"], str(checkpoint))
     return evaluate(model, config, splits, device)
-
-
-@dataclass(frozen=True)
-class RunEvaluation:
-    """A run's best.pt evaluated again, and the results.json that follows."""
-    run_dir: RunDir
-    evaluation: Evaluation
-    results: Results  # the run's training facts with these scores
 
 
 def evaluate_run(path: RunDir | str | Path) -> RunEvaluation:

@@ -6,9 +6,12 @@ they are."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
+
+from .status import RunStatus
+from .typed_json import from_json
 
 PREVIEW_SECONDS = 1.0  # the validation window sent with each epoch for live plots
 
@@ -32,14 +35,16 @@ class BatchProgress:
 @dataclass(frozen=True)
 class EpochRecord:
     """One finished epoch: a line of metrics.jsonl, an entry of the history
-    in last.pt, a row of the Train screen's chart and log."""
+    in last.pt, a row of the Train screen's chart and log. Its fields and
+    their types are metrics.jsonl's one schema (`from_json`); a field added
+    later has a default, so older files still read."""
 
     epoch: int
     train_loss: float
     val_loss: float
-    lr: float
-    epoch_time: float
-    is_best: bool
+    lr: float = 0.0
+    epoch_time: float = 0.0
+    is_best: bool = False  # its validation loss beat every epoch before it
     trained_length: Optional[int] = None  # a curriculum's prefix: steps from the reset trained on (None: no curriculum)
 
     def to_json(self) -> dict[str, Any]:
@@ -47,12 +52,17 @@ class EpochRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "EpochRecord":
-        """From a metrics.jsonl line or a checkpoint's history. Raises
-        KeyError, TypeError or ValueError for a record that is not one."""
-        length = data.get("trained_length")
-        return cls(int(data["epoch"]), float(data["train_loss"]), float(data["val_loss"]),
-                   float(data.get("lr", 0.0)), float(data.get("epoch_time", 0.0)), bool(data.get("is_best", False)),
-                   None if length is None else int(length))
+        """From a metrics.jsonl line or a checkpoint's history, each field
+        checked against its type. ValueError for a record that is not one."""
+        if not isinstance(data, Mapping):
+            raise ValueError("not a JSON object")
+        return from_json(cls, data)
+
+
+def best_record(history: Sequence[EpochRecord]) -> Optional[EpochRecord]:
+    """The best epoch of a history: the last one the trainer marked best
+    (None before the first)."""
+    return next((record for record in reversed(history) if record.is_best), None)
 
 
 @dataclass(frozen=True)
@@ -89,9 +99,9 @@ class RunEnded:
     finished: ran all epochs; early_stopped: patience ran out;
     target_reached: the validation MSE stayed <= target_mse for target_patience epochs;
     cancelled: the user stopped it; interrupted: a signal stopped it;
-    diverged: NaN/Inf loss."""
+    diverged: NaN/Inf loss (status.RunStatus lists them all)."""
 
-    status: str
+    status: RunStatus
     message: str
     epochs_run: int
     best_epoch: int
@@ -102,3 +112,16 @@ class RunEnded:
 
 TrainerEvent = Union[RunStarted, BatchProgress, EpochEnd, RunEnded]
 EventCallback = Callable[[TrainerEvent], None]
+
+
+def subscribers(*callbacks: Optional[EventCallback]) -> EventCallback:
+    """One callback that hands each event to every one of `callbacks` in turn
+    (None skipped): how metrics.jsonl, TensorBoard, the console, the app and
+    the --jobs progress all hear the same stream."""
+    chain = [callback for callback in callbacks if callback is not None]
+
+    def each(event: TrainerEvent) -> None:
+        for callback in chain:
+            callback(event)
+
+    return each

@@ -82,7 +82,7 @@ def batches_per_epoch(config: RunConfig, n_streams: int, n_samples: int) -> int:
     """Updates in one epoch; `n_samples` is the trained prefix under a curriculum."""
     mode = feeding_of(config)
     if mode is Feeding.WINDOWS:
-        n_windows = n_streams * config.stream_copies * (n_samples // config.sequence_length)
+        n_windows = n_streams * (n_samples // config.sequence_length)
         return math.ceil(n_windows / config.batch_size)
     if mode is Feeding.FULL_BPTT:
         return config.updates_per_epoch
@@ -92,13 +92,13 @@ def batches_per_epoch(config: RunConfig, n_streams: int, n_samples: int) -> int:
 def training_streams(config: RunConfig, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator,
                      length: Optional[int] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The streams one epoch trains on (all but full BPTT): this epoch's
-    augmentation of S, the multitask model's single stream, `stream_copies`,
-    and the first `length` steps of each (a curriculum)."""
+    augmentation of S, the multitask model's single stream, and the first
+    `length` steps of each (a curriculum)."""
     length = inputs.shape[1] if length is None else length
     inputs = add_input_noise(inputs, config.augment_snr_db, generator)
     if config.model == "multitask":
         inputs, targets = multitask_stream(inputs, targets)
-    x, y = stream_copies(config, inputs, targets, generator)
+    x, y = shuffled_streams(config, inputs, targets, generator)
     return x[:, :length], y[:, :length]
 
 
@@ -123,7 +123,7 @@ def train_batches(
         length = inputs.shape[1] if length is None else length
         inputs = add_input_noise(inputs, config.augment_snr_db, generator)
         for _ in range(config.updates_per_epoch):
-            x, y = stream_copies(config, inputs, targets, generator)
+            x, y = shuffled_streams(config, inputs, targets, generator)
             yield from _chunk_batches(model, x[:, :length], y[:, :length], length)
         return
     x, y = training_streams(config, inputs, targets, generator, length)
@@ -135,20 +135,18 @@ def train_batches(
         yield from _one_step_batches(model, x, y, config.batch_size)
 
 
-def stream_copies(config: RunConfig, inputs: torch.Tensor, targets: torch.Tensor,
-              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training streams a pass sees: `stream_copies` rows per frequency,
-    and with augment = shuffle_s each row's S replaced by its own random time
-    shuffle of the training S. Under the literal noise S is i.i.d. over time,
-    so a shuffle is another draw of the same noise built from the seed-1
-    data alone; the targets stay in time order. Without augmentation the
-    streams are returned as they are."""
+def shuffled_streams(config: RunConfig, inputs: torch.Tensor, targets: torch.Tensor,
+                     generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training streams a pass sees: with augment = shuffle_s each
+    stream's S replaced by its own random time shuffle of the training S.
+    Under the literal noise S is i.i.d. over time, so a shuffle is another
+    draw of the same noise built from the seed-1 data alone; the targets stay
+    in time order. Without augmentation the streams are returned as they are."""
     if config.augment == "none":
         return inputs, targets
-    x = inputs.repeat(config.stream_copies, 1, 1)
-    y = targets.repeat(config.stream_copies, 1)
+    x = inputs.clone()
     x[..., 0] = shuffle_in_time(x[..., 0], generator)
-    return x, y
+    return x, targets
 
 
 def shuffle_in_time(signal: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -18,7 +18,12 @@ from matplotlib.ticker import MaxNLocator
 
 from .data import SignalSet
 from .drift import DRIFT_LIMIT_DEG, Drift
+from .events import EpochRecord, best_record
+from .formatting import mse as mse_text
 from .metrics import amplitude_spectrum
+
+if TYPE_CHECKING:
+    from .evaluation import Evaluation
 
 DPI = 150
 NAMES = ("graph1_single_frequency.png", "graph2_all_frequencies.png", "training_curves.png",
@@ -76,26 +81,26 @@ def all_frequencies(test: SignalSet, output: np.ndarray) -> Figure:
     return figure
 
 
-def training_curves(history: Sequence[dict[str, Any]], zero_mse: float | None = None) -> Figure:
+def training_curves(history: Sequence[EpochRecord], zero_mse: float | None = None) -> Figure:
     """Loss per epoch with the zero predictor's MSE for scale (train, val and
     test share their targets, so one line holds for all three)."""
     figure = Figure(figsize=(10, 6.5), layout="constrained")
     loss_ax, lr_ax = figure.subplots(2, 1, sharex=True, height_ratios=(2, 1))
-    epochs = [r["epoch"] for r in history]
+    epochs = [r.epoch for r in history]
     if history:
-        loss_ax.plot(epochs, [r["train_loss"] for r in history], "o-", markersize=3, label="train loss")
-        loss_ax.plot(epochs, [r["val_loss"] for r in history], "s-", markersize=3, label="validation loss")
+        loss_ax.plot(epochs, [r.train_loss for r in history], "o-", markersize=3, label="train loss")
+        loss_ax.plot(epochs, [r.val_loss for r in history], "s-", markersize=3, label="validation loss")
         if zero_mse is not None:
-            loss_ax.axhline(zero_mse, color="tab:red", linestyle=":", label=f"zero predictor ({zero_mse:.3f})")
-        best = [r for r in history if r.get("is_best")]
+            loss_ax.axhline(zero_mse, color="tab:red", linestyle=":", label=f"zero predictor ({mse_text(zero_mse)})")
+        best = best_record(history)
         if best:
-            loss_ax.axvline(best[-1]["epoch"], color="0.5", linestyle="--", label=f"best epoch {best[-1]['epoch']}")
-        lr_ax.plot(epochs, [r["lr"] for r in history], "o-", markersize=3, color="tab:purple", label="learning rate")
-        losses = [r[key] for r in history for key in ("train_loss", "val_loss")] + ([zero_mse] if zero_mse else [])
+            loss_ax.axvline(best.epoch, color="0.5", linestyle="--", label=f"best epoch {best.epoch}")
+        lr_ax.plot(epochs, [r.lr for r in history], "o-", markersize=3, color="tab:purple", label="learning rate")
+        losses = [loss for r in history for loss in (r.train_loss, r.val_loss)] + ([zero_mse] if zero_mse else [])
         if min(losses) > 0 and max(losses) / min(losses) > 10:  # log only when it spans a decade
             loss_ax.set_yscale("log")
         lr_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        rates = [r["lr"] for r in history]
+        rates = [r.lr for r in history]
         if min(rates) > 0 and max(rates) / min(rates) > 10:
             lr_ax.set_yscale("log")
         lr_ax.legend(loc="upper right")
@@ -190,12 +195,12 @@ def phase_drift(drift: Drift) -> Figure:
         error_ax.axhline(0, color=TARGET, linewidth=1.5)
         for sign in (1, -1):
             error_ax.axhline(sign * DRIFT_LIMIT_DEG, color="0.5", linestyle=":", linewidth=1.0)
-        rate = "" if row["drift_deg_per_s"] is None else f", drift {row['drift_deg_per_s']:+.1f}°/s"
+        rate = "" if row.drift_deg_per_s is None else f", drift {row.drift_deg_per_s:+.1f}°/s"
         error_ax.set_title(f"f{k + 1} = {hz:g} Hz: phase error{rate}")
         error_ax.set_ylabel("Output − target phase (°)")
         freq_ax.plot(drift.t, drift.frequency_hz[k], color=OUTPUT, linewidth=1.0, label="LSTM output")
         freq_ax.axhline(hz, color=TARGET, linewidth=1.5, label=f"target {hz:g} Hz")
-        median = "" if row["output_hz"] is None else f", median {row['output_hz']:.3f} Hz"
+        median = "" if row.output_hz is None else f", median {row.output_hz:.3f} Hz"
         freq_ax.set_title(f"f{k + 1}: instantaneous frequency of the output{median}")
         freq_ax.set_ylabel("Frequency (Hz)")
         if not np.isfinite(drift.phase_error_deg[k]).any():
@@ -211,12 +216,15 @@ def phase_drift(drift: Drift) -> Figure:
     return figure
 
 
-def render_all(test: SignalSet, output: np.ndarray, history: Sequence[dict[str, Any]], drift: Drift) -> dict[str, bytes]:
+def render_all(evaluation: "Evaluation", history: Sequence[EpochRecord]) -> dict[str, bytes]:
+    """Every figure of the report, from what the evaluation measured (the zero
+    predictor's MSE is its baseline, read, not worked out again)."""
+    test, output, drift = evaluation.test, evaluation.predictions.test, evaluation.drift
     """PNG bytes of the figures, by file name."""
     figures = {
         "graph1_single_frequency.png": single_frequency(test, output),
         "graph2_all_frequencies.png": all_frequencies(test, output),
-        "training_curves.png": training_curves(history, float(np.mean(test.targets ** 2))),
+        "training_curves.png": training_curves(history, evaluation.scores.baselines.zero_mse),
         "fft_analysis.png": fft_analysis(test, output),
         "error_distribution.png": error_distribution(test, output),
         "phase_drift.png": phase_drift(drift),
@@ -244,16 +252,16 @@ def extraction_figure(result, model_name: str) -> Figure:
 
 
 # ---- comparing runs (lstm_core/compare.py) ---------------------------------------
-def compare_losses(histories: dict[str, Sequence[dict[str, Any]]]) -> Figure:
+def compare_losses(histories: dict[str, Sequence[EpochRecord]]) -> Figure:
     """Validation (solid) and training (dashed) loss of several runs, one
     colour per run, on a log axis."""
     figure = Figure(figsize=(10, 5.5), layout="constrained")
     ax = figure.add_subplot()
     for i, (label, history) in enumerate(histories.items()):
         colour = f"C{i % 10}"
-        epochs = [r["epoch"] for r in history]
-        ax.plot(epochs, [r["val_loss"] for r in history], "-", color=colour, linewidth=1.6, label=f"{label}: validation")
-        ax.plot(epochs, [r["train_loss"] for r in history], "--", color=colour, linewidth=1.0, label=f"{label}: train")
+        epochs = [r.epoch for r in history]
+        ax.plot(epochs, [r.val_loss for r in history], "-", color=colour, linewidth=1.6, label=f"{label}: validation")
+        ax.plot(epochs, [r.train_loss for r in history], "--", color=colour, linewidth=1.0, label=f"{label}: train")
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Epoch")

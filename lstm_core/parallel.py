@@ -3,7 +3,9 @@ process (spawned, so nothing is shared but what is sent), for
 `freq-tui train --repeats N` and `freq-tui sweep`.
 
 A job is a module-level function `job(arg, emit, stop) -> (status, message,
-value)`: `emit(dict)` sends a progress update to the parent, `stop` is the
+value)`: `emit(update)` sends a progress update to the parent (a
+RunStarted, an EpochRecord; the parent adds RunStatus.RUNNING when a worker
+takes the job), `stop` is the
 job's StopFlag. J worker processes are started once and each runs one job
 after another (a spawned Python that imports torch costs about 3 CPU-seconds,
 so one process per job would pay that N times instead of J). A job that
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from .errors import UserError
+from .status import RunStatus
+from .stopping import StopFlag, install_stop_signals
 
 MAX_JOBS_PER_CORE = 4
 POLL_S = 0.2
@@ -57,15 +61,17 @@ def spread_devices(configs: Sequence[Any]) -> list[Any]:
             for i, c in enumerate(configs)]
 
 
-def progress_events(emit: Callable[[dict], None]) -> Callable[[Any], None]:
-    """A trainer event callback that sends the parent what its table shows."""
+def progress_events(emit: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A trainer event callback, one more subscriber, that sends the parent
+    what its table shows: the RunStarted, and each epoch's EpochRecord (the
+    preview stays in the child)."""
     from .events import EpochEnd, RunStarted
 
     def on_event(event) -> None:
         if isinstance(event, RunStarted):
-            emit({"epochs": event.total_epochs})
+            emit(event)
         elif isinstance(event, EpochEnd):
-            emit({"epoch": event.record.epoch, "val_loss": event.record.val_loss})
+            emit(event.record)
 
     return on_event
 
@@ -74,7 +80,7 @@ def progress_events(emit: Callable[[dict], None]) -> Callable[[Any], None]:
 class JobReport:
     index: int
     label: str
-    status: str  # what the job returned, or failed / interrupted / not_started
+    status: RunStatus  # what the job returned, or failed / interrupted / not_started
     message: str
     value: Any = None  # what the job returned (None when it failed or never ran)
 
@@ -87,31 +93,21 @@ def _worker(job: Callable, conn) -> None:
     others need. Ctrl+C (or a hang-up) at the terminal reaches the whole
     process group, so workers ignore SIGINT and SIGHUP and stop when the
     parent passes the stop on with SIGTERM; a second SIGTERM stops at once."""
-    from .trainer import StopFlag
-
     for name in ("SIGINT", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     stop = StopFlag()
-    received = []
-
-    def handler(signum, frame):
-        received.append(signum)
-        if len(received) > 1:
-            raise KeyboardInterrupt
-        stop.request("interrupted")
-
-    signal.signal(signal.SIGTERM, handler)
+    install_stop_signals(stop.request, names=("SIGTERM",), keep_ignored=False)
     while (task := conn.recv()) is not None:
         index, arg = task
         try:
             status, message, value = job(arg, lambda update: conn.send(("update", index, update)), stop)
         except KeyboardInterrupt:
-            status, message, value = "interrupted", "stopped at once by a second signal", None
+            status, message, value = RunStatus.INTERRUPTED, "stopped at once by a second signal", None
         except UserError as exc:
-            status, message, value = "failed", str(exc), None
+            status, message, value = RunStatus.FAILED, str(exc), None
         except Exception as exc:  # reported by label; the other jobs go on
-            status, message, value = "failed", f"{exc.__class__.__name__}: {exc}", None
+            status, message, value = RunStatus.FAILED, f"{exc.__class__.__name__}: {exc}", None
         conn.send(("done", index, JobReport(index, "", status, message, value)))
         if stop.is_set():  # the parent hands out nothing more
             return
@@ -127,7 +123,7 @@ class _Worker:
 
 def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs: int,
                  should_stop: Callable[[], bool] = lambda: False,
-                 on_update: Callable[[int, dict], None] = lambda index, update: None,
+                 on_update: Callable[[int, Any], None] = lambda index, update: None,
                  on_done: Callable[[JobReport], None] = lambda report: None) -> list[JobReport]:
     """Run `job` on every arg, at most `jobs` at once; one report per arg, in order."""
     context = multiprocessing.get_context("spawn")
@@ -162,7 +158,7 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
     def assign(worker: _Worker) -> None:
         worker.index = pending.pop(0)
         worker.conn.send((worker.index, args[worker.index]))
-        on_update(worker.index, {"state": "running"})
+        on_update(worker.index, RunStatus.RUNNING)
 
     def start_worker() -> _Worker:
         parent_end, child_end = context.Pipe()
@@ -180,7 +176,7 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
                     if worker.index is not None:
                         worker.process.terminate()  # SIGTERM: the job stops at the end of its batch
                 for index in pending:
-                    finish(JobReport(index, "", "not_started", "not started: the repeats were stopped"))
+                    finish(JobReport(index, "", RunStatus.NOT_STARTED, "not started: the repeats were stopped"))
                 pending = []
             for worker in [w for w in workers if w.index is None and w.open and w.process.is_alive()]:
                 if pending:
@@ -201,7 +197,7 @@ def run_parallel(job: Callable, args: Sequence[Any], labels: Sequence[str], jobs
                     code = worker.process.exitcode
                     why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
                     # a stop that reached a worker still starting up ends it before its handler is in place
-                    status = "interrupted" if stopping and code == -signal.SIGTERM else "failed"
+                    status = RunStatus.INTERRUPTED if stopping and code == -signal.SIGTERM else RunStatus.FAILED
                     finish(JobReport(worker.index, "", status, f"process ended without a result ({why})"))
     finally:
         for worker in workers:

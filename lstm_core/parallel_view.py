@@ -3,20 +3,36 @@ row per run on a terminal, and one line per run as it ends everywhere."""
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from .events import EpochRecord, RunStarted
+from .formatting import mse
 from .parallel import JobReport
+from .status import RunStatus
+
+
+@dataclass
+class JobRow:
+    """One run's row of the table."""
+    label: str
+    state: str = "waiting"
+    epochs: Optional[int] = None
+    last: Optional[EpochRecord] = None  # its last epoch
+    started: Optional[float] = None
+    ended: Optional[float] = None
+    test_mse: Optional[float] = None
 
 
 class RunsTable:
     def __init__(self, labels: Sequence[str], console: Console, title: str):
         self.console = console
         self.title = title
-        self.rows: list[dict[str, Any]] = [{"label": label, "state": "waiting"} for label in labels]
+        self.rows = [JobRow(label) for label in labels]
         # Off a terminal (a log file, a pipe) the table is printed once, at the end.
         self.live = Live(self.render(), console=console, refresh_per_second=2) if console.is_terminal else None
 
@@ -38,28 +54,30 @@ class RunsTable:
             table.add_column(column, justify="left" if column in ("run", "state") else "right")
         now = time.monotonic()
         for row in self.rows:
-            epoch = f"{row.get('epoch', 0)}/{row['epochs']}" if "epochs" in row else ""
-            val = f"{row['val_loss']:.6f}" if "val_loss" in row else ""
-            seconds = row.get("ended", now) - row["started"] if "started" in row else None
-            table.add_row(row["label"], row["state"], epoch, val, row.get("test_mse", ""),
-                          f"{seconds:.0f} s" if seconds is not None else "")
+            epoch = f"{row.last.epoch if row.last else 0}/{row.epochs}" if row.epochs else ""
+            elapsed = (row.ended or now) - row.started if row.started is not None else None
+            table.add_row(row.label, row.state, epoch, mse(row.last.val_loss) if row.last else "",
+                          mse(row.test_mse, missing=""), f"{elapsed:.0f} s" if elapsed is not None else "")
         return table
 
-    def update(self, index: int, update: dict) -> None:
+    def update(self, index: int, update: Any) -> None:
+        """A job's progress: RunStatus.RUNNING when a worker takes it, its
+        RunStarted, each EpochRecord (parallel.progress_events)."""
         row = self.rows[index]
-        if update.get("state") == "running":
-            row["started"] = time.monotonic()
-        row.update(update)
+        if update == RunStatus.RUNNING:
+            row.state, row.started = RunStatus.RUNNING, time.monotonic()
+        elif isinstance(update, RunStarted):
+            row.epochs = update.total_epochs
+        elif isinstance(update, EpochRecord):
+            row.last = update
         if self.live:
             self.live.update(self.render())
 
     def done(self, report: JobReport, test_mse: float | None = None, result: str = "") -> None:
         """A run ended: its row, and a line naming it and its result (or why it has none)."""
         row = self.rows[report.index]
-        row.update(state=report.status, ended=time.monotonic())
-        if test_mse is not None:
-            row["test_mse"] = f"{test_mse:.6f}"
-        colour = "green" if report.value else "red" if report.status == "failed" else "yellow"
+        row.state, row.ended, row.test_mse = report.status, time.monotonic(), test_mse
+        colour = "green" if report.value else "red" if report.status == RunStatus.FAILED else "yellow"
         self.console.print(f"[{colour}]{report.label}: {report.status}[/] {result or report.message}", highlight=False)
         if self.live:
             self.live.update(self.render())

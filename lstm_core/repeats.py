@@ -7,31 +7,35 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 from .config import RunConfig, check_repeats
 from .errors import UserError
 from .files import atomic_write_json, atomic_write_text, check_real_folder, ensure_folder
+from .formatting import correlation, mse, ratio
 from .parallel import JobReport, progress_events, run_parallel, spread_devices
 from .results import Results, Scores
 from .rundir import claim_new_path, timestamped
+from .status import RunStatus
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 
-# (label, the metric in a run's scores)
-METRICS: tuple[tuple[str, Callable[[Scores], float]], ...] = (
-    ("train MSE", lambda s: s.train_mse),
-    ("test MSE", lambda s: s.test_mse),
-    ("test/train ratio", lambda s: s.ratio),
-    ("zero predictor MSE", lambda s: s.baselines.zero_mse),
-    ("band-pass reference MSE", lambda s: s.baselines.bandpass_mse),
-    ("test MSE, S zeroed", lambda s: s.ablation.s_zero_mse),
-    ("test MSE, S shuffled", lambda s: s.ablation.s_shuffled_mse),
+# (label, the metric in a run's scores, its format)
+METRICS: tuple[tuple[str, Callable[[Scores], float], Callable[[Any], str]], ...] = (
+    ("train MSE", lambda s: s.train_mse, mse),
+    ("test MSE", lambda s: s.test_mse, mse),
+    ("test/train ratio", lambda s: s.ratio, ratio),
+    ("zero predictor MSE", lambda s: s.baselines.zero_mse, mse),
+    ("band-pass reference MSE", lambda s: s.baselines.bandpass_mse, mse),
+    ("test MSE, S zeroed", lambda s: s.ablation.s_zero_mse, mse),
+    ("test MSE, S shuffled", lambda s: s.ablation.s_shuffled_mse, mse),
 )
+SHOW = {label: show for label, _, show in METRICS}
 
 
 def make_parent(config: RunConfig, runs_root: str | Path, repeats: int) -> Path:
@@ -63,80 +67,125 @@ def seed_configs(config: RunConfig, parent: Path, repeats: int) -> list[RunConfi
             for i in range(repeats)]
 
 
-def mean_std(values: list[float]) -> dict[str, float]:
+@dataclass(frozen=True)
+class Stats:
     """Mean, median and sample standard deviation (ddof 1; 0 for a single value)."""
-    array = np.asarray(values, dtype=np.float64)
-    std = float(array.std(ddof=1)) if array.size > 1 else 0.0
-    return {"mean": float(array.mean()), "median": float(np.median(array)), "std": std, "n": int(array.size)}
+    mean: float
+    median: float
+    std: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Stats":
+        array = np.asarray(values, dtype=np.float64)
+        return cls(float(array.mean()), float(np.median(array)), float(array.std(ddof=1)) if array.size > 1 else 0.0,
+                   int(array.size))
+
+    def text(self, show=mse) -> str:
+        """mean ± std in the figure's own format (formatting.mse, or correlation)."""
+        return f"{show(self.mean)} ± {show(self.std)}" if math.isfinite(self.mean) else "n/a"
 
 
-def aggregate(results: list[Results], seeds: list[int]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SeedRow:
+    """One seed's own figures."""
+    seed: int
+    status: Optional[str]
+    test_mse: float
+    verdict: str
+    worst_frequency_mse: float
+    train_time_s: Optional[float]
+    time_to_target_s: Optional[float]
+
+
+@dataclass(frozen=True)
+class FrequencyStats:
+    hz: float
+    test_mse: Stats
+    correlation: Stats
+
+
+@dataclass(frozen=True)
+class MissingSeed:
+    """A seed that produced no results (failed, interrupted, never started)."""
+    seed: int
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RepeatsSummary:
+    """summary.json (its JSON is `to_json`) and summary.md."""
+    seeds: list[int]
+    metrics: dict[str, Stats]  # by the labels of METRICS
+    worst_seed: SeedRow  # by test MSE
+    per_seed: list[SeedRow]
+    per_frequency: list[FrequencyStats]
+    verdicts: dict[str, int]  # verdict code: how many seeds got it
+    missing: list[MissingSeed] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class SeedOutcome:
+    """What a seed's job hands back: its results (None when no epoch ended) and its run directory."""
+    results: Optional[Results]
+    run_dir: str
+
+
+def aggregate(results: list[Results], seeds: list[int], missing: Sequence[MissingSeed] = ()) -> RepeatsSummary:
     """Mean ± std (and median) of each metric over the runs that produced
     results, the worst seed by test MSE and each seed's own figures."""
     scores = [r.scores for r in results]
-    metrics = {label: mean_std([float(get(s)) for s in scores]) for label, get in METRICS}
-    per_seed = [{"seed": seed, "status": r.training.status, "test_mse": r.scores.test_mse,
-                 "verdict": r.scores.verdict.code, "worst_frequency_mse": r.scores.worst_frequency_mse,
-                 "train_time_s": r.training.train_time_s,
-                 "time_to_target_s": (r.training.target or {}).get("time_to_target_s")}
+    per_seed = [SeedRow(seed, r.training.status, r.scores.test_mse, r.scores.verdict.code, r.scores.worst_frequency_mse,
+                        r.training.train_time_s, (r.training.target or {}).get("time_to_target_s"))
                 for r, seed in zip(results, seeds)]
-    per_frequency = [{"hz": row.hz,
-                      "test_mse": mean_std([s.per_frequency[k].test_mse for s in scores]),
-                      "correlation": mean_std([s.per_frequency[k].correlation for s in scores])}
+    per_frequency = [FrequencyStats(row.hz, Stats.of([s.per_frequency[k].test_mse for s in scores]),
+                                    Stats.of([s.per_frequency[k].correlation for s in scores]))
                      for k, row in enumerate(scores[0].per_frequency)]
-    return {
-        "seeds": seeds,
-        "metrics": metrics,
-        "worst_seed": max(per_seed, key=lambda row: row["test_mse"]),
-        "per_seed": per_seed,
-        "per_frequency": per_frequency,
-        "verdicts": dict(Counter(s.verdict.code for s in scores)),
-    }
+    return RepeatsSummary(seeds, {label: Stats.of([float(get(s)) for s in scores]) for label, get, _ in METRICS},
+                          max(per_seed, key=lambda row: row.test_mse), per_seed, per_frequency,
+                          dict(Counter(s.verdict.code for s in scores)), list(missing))
 
 
-def _pm(stats: dict[str, float], digits: int = 6) -> str:
-    if not math.isfinite(stats["mean"]):
-        return "n/a"
-    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
-
-
-def summary_markdown(summary: dict[str, Any]) -> str:
-    worst = summary["worst_seed"]
-    lines = [f"# Repeats: {len(summary['seeds'])} seeds ({', '.join(map(str, summary['seeds']))})", "",
+def summary_markdown(summary: RepeatsSummary) -> str:
+    worst = summary.worst_seed
+    lines = [f"# Repeats: {len(summary.seeds)} seeds ({', '.join(map(str, summary.seeds))})", "",
              "Mean ± sample standard deviation across seeds, and the median.", "",
              "| metric | mean ± std | median |", "| --- | --- | --- |"]
-    lines += [f"| {label} | {_pm(stats)} | {stats['median']:.6f} |" for label, stats in summary["metrics"].items()]
-    lines += ["", f"Worst seed: {worst['seed']} (test MSE {worst['test_mse']:.6f}, worst frequency "
-                  f"{worst['worst_frequency_mse']:.6f}, verdict {worst['verdict']})"]
-    lines += [f"Not in the summary: seed {row['seed']} ({row['status']}: {row['message']})"
-              for row in summary.get("missing", [])]
+    lines += [f"| {label} | {stats.text(SHOW[label])} | {SHOW[label](stats.median)} |"
+              for label, stats in summary.metrics.items()]
+    lines += ["", f"Worst seed: {worst.seed} (test MSE {mse(worst.test_mse)}, worst frequency "
+                  f"{mse(worst.worst_frequency_mse)}, verdict {worst.verdict})"]
+    lines += [f"Not in the summary: seed {row.seed} ({row.status}: {row.message})" for row in summary.missing]
     lines += ["", "| Hz | test MSE | correlation |", "| --- | --- | --- |"]
-    lines += [f"| {row['hz']:g} | {_pm(row['test_mse'])} | {_pm(row['correlation'], 4)} |"
-              for row in summary["per_frequency"]]
-    lines += ["", "Verdicts: " + ", ".join(f"{code} × {n}" for code, n in summary["verdicts"].items()), ""]
+    lines += [f"| {row.hz:g} | {row.test_mse.text()} | {row.correlation.text(correlation)} |"
+              for row in summary.per_frequency]
+    lines += ["", "Verdicts: " + ", ".join(f"{code} × {n}" for code, n in summary.verdicts.items()), ""]
     return "\n".join(lines)
 
 
-def write_summary(parent: Path, summary: dict[str, Any]) -> None:
-    atomic_write_json(parent / SUMMARY_JSON, summary)
+def write_summary(parent: Path, summary: RepeatsSummary) -> None:
+    atomic_write_json(parent / SUMMARY_JSON, summary.to_json())
     atomic_write_text(parent / SUMMARY_MD, summary_markdown(summary))
 
 
-def train_job(config: RunConfig, emit: Callable[[dict], None], stop) -> tuple[str, str, dict[str, Any]]:
+def train_job(config: RunConfig, emit: Callable[[Any], None], stop) -> tuple[str, str, SeedOutcome]:
     """One seed in its own process (parallel.py): train, evaluate, and send
     the epochs as they end."""
     from .runner import run_training
 
     outcome = run_training(config, on_event=progress_events(emit), stop=stop)
-    return outcome.training.status, outcome.training.message, {"results": outcome.results,
-                                                               "run_dir": str(outcome.run_dir.path)}
+    return outcome.training.status, outcome.training.message, SeedOutcome(outcome.results, str(outcome.run_dir.path))
 
 
 def run_repeats(config: RunConfig, repeats: int, runs_root: str | Path, jobs: int,
                 run_one: Callable[[RunConfig], JobReport], should_stop: Callable[[], bool] = lambda: False,
-                on_update: Callable[[int, dict], None] = lambda index, update: None,
+                on_update: Callable[[int, Any], None] = lambda index, update: None,
                 on_done: Callable[[JobReport], None] = lambda report: None,
-                ) -> tuple[Path, Optional[dict[str, Any]], list[JobReport]]:
+                ) -> tuple[Path, Optional[RepeatsSummary], list[JobReport]]:
     """Train each seed: in this process with `run_one(config) -> JobReport`
     when jobs = 1 (stopping early when `should_stop()`), else `jobs` at once
     in processes of their own. Returns the parent directory, the summary
@@ -157,13 +206,13 @@ def run_repeats(config: RunConfig, repeats: int, runs_root: str | Path, jobs: in
             reports[-1].index, reports[-1].label = index, labels[index]
             if should_stop():
                 break
-        reports += [JobReport(i, labels[i], "not_started", "not started: the repeats were stopped")
+        reports += [JobReport(i, labels[i], RunStatus.NOT_STARTED, "not started: the repeats were stopped")
                     for i in range(len(reports), repeats)]
-    done = [(r.value["results"], c.seed) for r, c in zip(reports, configs) if r.value and r.value["results"]]
+    done = [(r.value.results, c.seed) for r, c in zip(reports, configs) if r.value and r.value.results]
     summary = None
     if done:
-        summary = aggregate([r for r, _ in done], [s for _, s in done])
-        summary["missing"] = [{"seed": c.seed, "status": r.status, "message": r.message}
-                              for r, c in zip(reports, configs) if not (r.value and r.value["results"])]
+        missing = [MissingSeed(c.seed, r.status, r.message)
+                   for r, c in zip(reports, configs) if not (r.value and r.value.results)]
+        summary = aggregate([r for r, _ in done], [s for _, s in done], missing)
         write_summary(parent, summary)
     return parent, summary, reports

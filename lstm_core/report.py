@@ -14,7 +14,7 @@ import platform
 import re
 import time
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import matplotlib
 
@@ -24,8 +24,10 @@ from .evaluation import Evaluation, RunEvaluation
 from .figures import NAMES as FIGURE_NAMES
 from .figures import render_all
 from .drift import DRIFT_LIMIT_DEG, VALID_ENVELOPE, Drift
+from .events import EpochRecord
 from .files import atomic_write_bytes, atomic_write_text
-from .formatting import number
+from . import tables
+from .formatting import mse, number, seconds
 from .results import Scores, TrainingFacts
 from .rundir import RunDir
 
@@ -71,36 +73,28 @@ def sections(config: RunConfig, scores: Scores, training: TrainingFacts, drift: 
     summary, header, rows), a table folded away. Rendered to Markdown and
     HTML alike."""
     v = scores.verdict
-    headline = [(label, number(value), scores.skill_of(value)) for label, _, value in scores.baseline_rows()]
-    per_frequency = [
-        (str(i), f"{row.hz:g}", number(row.train_mse), number(row.test_mse), number(row.correlation, 4))
-        for i, row in enumerate(scores.per_frequency, 1)
-    ]
-    ablation_rows = [(label, number(value)) for label, _, value in scores.ablation_rows()]
-    bandpass_rows = [(f"{row.hz:g}", number(row.test_mse), number(row.gain, 4), number(row.quadrature, 4))
-                     for row in scores.baselines.bandpass_per_frequency]
     training_rows = [
         ("status", number(training.status)),
         ("stop reason", number(training.stop_reason)),
         ("epochs run", number(training.epochs_run)),
         ("best epoch", number(training.best_epoch)),
-        ("best validation loss", number(training.best_val_loss)),
-        ("training time (s)", number(training.train_time_s, 1)),
+        ("best validation loss", mse(training.best_val_loss)),
+        ("training time (s)", seconds(training.train_time_s)),
     ]
-    drift_rows = [(f"{row['hz']:g}", number(row["output_hz"], 4), number(row["drift_deg_per_s"], 2),
-                   "never" if row["limit_reached_s"] is None else number(row["limit_reached_s"], 2),
-                   f"{100 * row['defined']:.0f}%") for row in drift.summary]
+    drift_rows = [(f"{row.hz:g}", number(row.output_hz, 4), number(row.drift_deg_per_s, 2),
+                   "never" if row.limit_reached_s is None else number(row.limit_reached_s, 2),
+                   f"{100 * row.defined:.0f}%") for row in drift.summary]
     changed, every = settings_rows(config)
     changed_block = ((("setting", "value", "default"), changed) if changed
                      else "Every setting is the default.")
     return [
         ("Verdict", [f"**Verdict ({v.code}):** {v.text}"]),
         ("Test MSE against the baselines", [
-            (("predictor", "test MSE", "target power explained"), headline),
-            f"Training MSE {number(scores.train_mse)}; test/train ratio {scores.ratio_text()}."]),
+            _block(tables.baselines(scores, skill=True)),
+            f"Training MSE {mse(scores.train_mse)}; test/train ratio {scores.ratio_text()}."]),
         ("Per-frequency performance", [
             "Correlation is Pearson's r between output and target on the test set.",
-            (("#", "Hz", "train MSE", "test MSE", "correlation"), per_frequency)]),
+            _block(tables.per_frequency(scores))]),
         ("All frequencies", [("figure", "graph2_all_frequencies.png")]),
         ("Other figures", [("figure", name) for name in FIGURE_NAMES if name not in OWN_SECTION_FIGURES]),
         ("Phase and frequency drift", [
@@ -112,9 +106,9 @@ def sections(config: RunConfig, scores: Scores, training: TrainingFacts, drift: 
             ("figure", "phase_drift.png")]),
         ("Input ablation and band-pass reference", [
             "Test-set MSE of the model with its input S taken away (what the verdict is measured from):",
-            (("predictor", "test MSE"), ablation_rows),
+            _block(tables.ablation(scores)),
             "Band-pass reference per frequency (gain and quadrature coefficients fitted by least squares):",
-            (("Hz", "test MSE", "gain", "quadrature"), bandpass_rows)]),
+            _block(tables.bandpass(scores))]),
         ("Training summary", [(("item", "value"), training_rows)]),
         ("Environment", [(("component", "version / device"), environment(training, scores))]),
         ("Configuration", [
@@ -122,6 +116,10 @@ def sections(config: RunConfig, scores: Scores, training: TrainingFacts, drift: 
             changed_block,
             ("details", f"All {len(every)} settings", ("setting", "value"), every)]),
     ]
+
+
+def _block(table: tables.TextTable) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    return table.header, table.rows
 
 
 def section_id(heading: str) -> str:
@@ -209,13 +207,12 @@ def to_html(title: str, parts: list[tuple[str, list]], pngs: dict[str, bytes],
 
 
 # ---- export -----------------------------------------------------------------------
-def export_report(run_dir: RunDir, evaluation: Evaluation, training: TrainingFacts, history: list[dict[str, Any]],
+def export_report(run_dir: RunDir, evaluation: Evaluation, training: TrainingFacts, history: Sequence[EpochRecord],
                   title: Optional[str] = None) -> list[Path]:
     """Write report.md, report.html and the PNG figures of `evaluation` into
-    the run directory and return their paths. `history`: the metrics.jsonl
-    records (the training curves)."""
-    test, output = evaluation.test, evaluation.predictions.test
-    pngs = render_all(test, output, history, evaluation.drift)
+    the run directory and return their paths. `history`: the run's epochs
+    (the training curves)."""
+    pngs = render_all(evaluation, history)
     title = title or f"freq-lstm report: {run_dir.path.name}"
     parts = sections(evaluation.config, evaluation.scores, training, evaluation.drift)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -10,11 +10,13 @@ import tempfile
 import time
 from pathlib import Path
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
 
 from .config import RunConfig, load_config_file
 from .errors import UserError
+from .events import EpochRecord, best_record
 from .results import Results, TrainingFacts
+from .status import RunStatus, is_ended, state_text
 from .files import (MAX_JSON_BYTES, MAX_METRICS_BYTES, append_text, atomic_write_json, atomic_write_text,
                     check_real_folder, open_own_file, read_regular, remove_stale_temp_files)
 
@@ -39,13 +41,6 @@ TRAINING = "training"
 # the run went on, its output did not.
 CONSOLE_LOG = "console.log"
 MAX_NAME = 100
-# A run that ended one of these ways has nothing left to resume.
-ENDED = {"finished": "finished", "early_stopped": "stopped early", "target_reached": "reached its target",
-         "diverged": "diverged"}
-# status.json says a writer is at work, but the writer is gone: killed, or
-# its machine went down. Shown as STALE_TEXT, with how to continue it.
-STALE = "stale"
-STALE_TEXT = "stale (process gone)"
 T = TypeVar("T")
 
 
@@ -84,7 +79,7 @@ def claim_new_path(root: Path, stem: str, claim: Callable[[Path], T]) -> T:
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._metrics: Optional[list[dict[str, Any]]] = None
+        self._metrics: Optional[list[EpochRecord]] = None
         self._lock_fd: Optional[int] = None
 
     # ---- creation -----------------------------------------------------------
@@ -237,11 +232,11 @@ class RunDir:
         return _is_freq_tui_process(self.read_status().get("pid"))
 
     def state(self) -> str:
-        """status.json's status, or STALE when it says running (or there is
+        """status.json's status, or RunStatus.STALE when it says running (or there is
         none yet) but the writer is gone."""
-        status = self.read_status().get("status", "running")
-        if status == "running" and not self.is_active():
-            return STALE
+        status = self.read_status().get("status", RunStatus.RUNNING)
+        if status == RunStatus.RUNNING and not self.is_active():
+            return RunStatus.STALE
         return status
 
     def resume_hint(self) -> str:
@@ -251,8 +246,8 @@ class RunDir:
         """UserError unless the run can be resumed: not ended, nobody
         writing it."""
         status = self.read_status().get("status")
-        if status in ENDED:
-            raise UserError(str(self.path), f"run already {ENDED[status]}; nothing to resume (start a new run)")
+        if is_ended(status):
+            raise UserError(str(self.path), f"run already {RunStatus(status).text}; nothing to resume (start a new run)")
         if self.is_active():
             raise UserError(str(self.path), f"is in use by another freq-tui process: {self.holder_text()}; "
                                             "attach to it instead (a on Runs)")
@@ -294,34 +289,32 @@ class RunDir:
     def read_config(self) -> RunConfig:
         return load_config_file(self.path / CONFIG)
 
-    def read_metrics(self) -> list[dict[str, Any]]:
-        """One dict per epoch. Tolerates a missing file and skips a line that
-        is not JSON (a file being followed while another process writes)."""
+    def read_metrics(self) -> list[EpochRecord]:
+        """The run's history, one EpochRecord per epoch. Tolerates a missing
+        file and skips a line that is not an epoch record of this program
+        (EpochRecord.from_json: not JSON, a key missing or of the wrong type)."""
         records = []
         if not (self.path / METRICS).exists():
             return []
         text = read_regular(self.path / METRICS, "metrics file", MAX_METRICS_BYTES).decode("utf-8", errors="replace")
         for line in text.splitlines():
             try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, RecursionError):
+                records.append(EpochRecord.from_json(json.loads(line)))
+            except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
                 continue
-            if schema_problem(record, METRIC_SCHEMA) is None and all(k in record for k in METRIC_REQUIRED):
-                records.append(record)
         return records
 
-    def append_metrics(self, record: dict[str, Any]) -> None:
+    def append_metrics(self, record: EpochRecord) -> None:
         # Rewritten whole and atomically: a kill never leaves half a line.
         if self._metrics is None:
             self._metrics = self.read_metrics()
-        self._metrics.append(record)
-        atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in self._metrics))
+        self.rewrite_metrics([*self._metrics, record])
 
-    def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
+    def rewrite_metrics(self, records: Sequence[EpochRecord]) -> None:
         """Replace the file (on resume: with the history kept in last.pt,
         which may be one epoch ahead of a metrics file cut short by a kill)."""
-        self._metrics = [dict(r) for r in records]
-        atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in self._metrics))
+        self._metrics = list(records)
+        atomic_write_text(self.path / METRICS, "".join(json.dumps(r.to_json()) + "\n" for r in self._metrics))
 
     def write_status(self, status: str, **extra: Any) -> None:
         record = {**self.read_status(), **extra, "status": status, "updated": time.time(), "pid": os.getpid()}
@@ -359,22 +352,18 @@ class RunDir:
         if saved is not None:
             return saved.training
         status, history = self.read_status(), self.read_metrics()
-        best = min(history, key=lambda r: r["val_loss"], default=None)
-        times = [r.get("epoch_time") for r in history]
+        best = best_record(history)
         return TrainingFacts(
             status=state_text(self.state()), stop_reason=status.get("message"),
-            epochs_run=history[-1]["epoch"] if history else 0,
-            best_epoch=best and best["epoch"], best_val_loss=best and best["val_loss"],
-            train_time_s=sum(times) if history and None not in times else None,
+            epochs_run=history[-1].epoch if history else 0,
+            best_epoch=best and best.epoch, best_val_loss=best and best.val_loss,
+            train_time_s=sum(r.epoch_time for r in history) if history else None,
             model=status.get("model"))
 
 
 _NUMBER = (int, float)
-# The keys other code reads from these files, and the types it relies on
-# (None is allowed for each: "not known").
-METRIC_SCHEMA: dict[str, Any] = {"epoch": int, "train_loss": _NUMBER, "val_loss": _NUMBER, "lr": _NUMBER,
-                                  "epoch_time": _NUMBER}
-METRIC_REQUIRED = ("epoch", "train_loss", "val_loss")
+# The keys other code reads from status.json, and the types it relies on
+# (None is allowed for each: "not known"). metrics.jsonl's is EpochRecord.
 STATUS_SCHEMA: dict[str, Any] = {
     "status": str, "message": str, "pid": int, "updated": _NUMBER, "started": _NUMBER, "model": str,
     "test_mse": _NUMBER, "verdict": str, "report_error": str, "resumed_from_epoch": int,
@@ -396,10 +385,6 @@ def _read_json(path: Path) -> Any:
         return json.loads(read_regular(path, "JSON file", MAX_JSON_BYTES).decode("utf-8"))
     except (UserError, ValueError, RecursionError):
         return None
-
-
-def state_text(state: str) -> str:
-    return STALE_TEXT if state == STALE else state
 
 
 def _is_freq_tui_process(pid: object) -> bool:

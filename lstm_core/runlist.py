@@ -12,8 +12,10 @@ from numbers import Real
 from typing import Optional
 
 from .errors import UserError
-from .formatting import number
-from .rundir import CONFIG, STALE, RunDir, state_text
+from .events import best_record
+from .formatting import mse
+from .rundir import CONFIG, RunDir
+from .status import RunStatus, state_text
 
 
 @dataclass
@@ -22,7 +24,7 @@ class RunSummary:
     model: str
     noise: str
     started: Optional[float]  # None: not known (no time this machine can show)
-    status: str  # status.json's, "stale", or "unreadable"
+    status: str  # status.json's, RunStatus.STALE, or UNREADABLE
     epochs: int  # epochs done
     total_epochs: Optional[int]  # None: config.toml cannot be read
     best_val: Optional[float]
@@ -31,7 +33,7 @@ class RunSummary:
 
     @property
     def stale(self) -> bool:
-        return self.status == STALE
+        return self.status == RunStatus.STALE
 
     def to_json(self) -> dict:
         record = asdict(self)
@@ -89,8 +91,8 @@ def _summarise(path: Path) -> RunSummary:
         model, noise, total = "?", "?", None
     model = status.get("model") or model
     metrics = run.read_metrics()
-    losses = [r["val_loss"] for r in metrics if _finite(r.get("val_loss")) is not None]
-    best_val = results.training.best_val_loss if results else (min(losses) if losses else None)
+    best = best_record(metrics)
+    best_val = results.training.best_val_loss if results else (best.val_loss if best else None)
     # a recorded start this machine cannot show is unknown, not replaced by a guess
     started = timestamp(status["started"]) if "started" in status else timestamp(path.stat().st_mtime)
     return RunSummary(path, model, noise, started, run.state(), len(metrics), total, _finite(best_val),
@@ -119,8 +121,8 @@ def list_runs(root: Path) -> list[RunSummary]:
 
 
 def fmt(value: Optional[float]) -> str:
-    """A loss in the listing: five decimals, '-' when there is none."""
-    return number(value if isinstance(value, Real) else None, 5, missing="-")
+    """A loss in the listing (formatting.mse), '-' when there is none."""
+    return mse(value if isinstance(value, Real) else None, missing="-")
 
 
 COLUMNS = ("run", "model", "noise", "status", "epochs", "best val", "test MSE", "started")

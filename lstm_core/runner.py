@@ -3,7 +3,6 @@ results. Used by the headless command and by the app's worker alike."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -11,26 +10,20 @@ from .checkpoint import check_matches, load_checkpoint, library_versions, save_c
 from .config import RunConfig
 from .device import check_environment, describe
 from .errors import UserError
-from .evaluation import evaluate
-from .events import EventCallback, RunEnded
+from .evaluation import evaluate as evaluate_model
+from .events import EventCallback, RunEnded, subscribers
+from .metrics_log import MetricsLog
+from .outcome import RunOutcome
 from .precision import applied as applied_precision
 from .report import export_report
 from .results import Results, TrainingFacts
 from .rundir import CONFIG, RunDir
+from .status import RunStatus
 from .tensorboard_log import with_tensorboard
 from .trainer import StopFlag, Trainer
 
 
-@dataclass
-class RunOutcome:
-    run_dir: RunDir
-    training: RunEnded
-    results: Optional[Results]  # None when no epoch finished
-    report_paths: list[Path] = field(default_factory=list)  # report.md, report.html, the figures
-    report_error: Optional[str] = None  # why the report could not be written
-
-
-REGIME_FIELDS = ("truncation", "batch_size", "carry_state", "sequence_length", "augment", "stream_copies",
+REGIME_FIELDS = ("truncation", "batch_size", "carry_state", "sequence_length", "augment",
                  "curriculum_start", "curriculum_growth", "curriculum_threshold", "curriculum_lr_min",
                  "updates_per_epoch",
                  "chrono_init", "scheduler", "cosine_epochs", "hidden_size", "lr", "seed")
@@ -70,13 +63,18 @@ def run_training(
     on_event: Optional[EventCallback] = None,
     stop: Optional[StopFlag] = None,
     run_dir: Optional[RunDir] = None,
+    evaluate: bool = True,
 ) -> RunOutcome:
+    """Train `config` in a new run directory (or `run_dir`, made by
+    RunDir.create), then, with `evaluate`, evaluate the best weights on the
+    test set and write results.json and the report. `evaluate=False` trains
+    only: status.json ends with the training's status and nothing reads the
+    test set."""
     if run_dir is None:
         check_environment(config)  # nothing is created for a run this machine cannot do
         run_dir = RunDir.create(config, runs_root)
     try:
-        on_event = with_tensorboard(config.tensorboard, run_dir.path, on_event)
-        return _train_in(run_dir, config, on_event, stop)
+        return _train_in(run_dir, config, _subscribers(run_dir, config, on_event), stop, evaluate=evaluate)
     finally:
         run_dir.release()
 
@@ -95,16 +93,22 @@ def resume_training(
     check_environment(config)
     run_dir.acquire()
     try:
-        on_event = with_tensorboard(config.tensorboard, run_dir.path, on_event)
+        on_event = _subscribers(run_dir, config, on_event)
         trainer = Trainer(config, run_dir, on_event=on_event, stop=stop)
         if run_dir.last_checkpoint.exists():
             _load_last(run_dir, config, trainer)
         # else: killed before its first epoch ended; it starts from scratch.
-        run_dir.rewrite_metrics([record.to_json() for record in trainer.history])
-        run_dir.write_status("running", resumed_from_epoch=trainer.epoch, message=f"resumed from epoch {trainer.epoch}")
+        run_dir.rewrite_metrics(trainer.history)
+        run_dir.write_status(RunStatus.RUNNING, resumed_from_epoch=trainer.epoch, message=f"resumed from epoch {trainer.epoch}")
         return _train_in(run_dir, config, on_event, stop, trainer)
     finally:
         run_dir.release()
+
+
+def _subscribers(run_dir: RunDir, config: RunConfig, on_event: Optional[EventCallback]) -> EventCallback:
+    """Who hears a run's events: metrics.jsonl first, then TensorBoard (with
+    `tensorboard = true`), then the caller's `on_event`."""
+    return subscribers(MetricsLog(run_dir), with_tensorboard(config.tensorboard, run_dir.path, on_event))
 
 
 def _load_last(run_dir: RunDir, config: RunConfig, trainer: Trainer) -> None:
@@ -135,7 +139,7 @@ def _load_last(run_dir: RunDir, config: RunConfig, trainer: Trainer) -> None:
 
 def _mark_stopped(run_dir: RunDir, exc: BaseException) -> None:
     """Record why a run ended early, if the disk still lets us."""
-    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
     try:
         run_dir.write_status(status, message=f"{exc.__class__.__name__}: {exc}")
     except (UserError, OSError):
@@ -148,27 +152,27 @@ def _train_in(
     on_event: Optional[EventCallback],
     stop: Optional[StopFlag],
     trainer: Optional[Trainer] = None,
+    evaluate: bool = True,
 ) -> RunOutcome:
     run_dir.write_config(config)
     if trainer is None:
-        run_dir.write_status("running", started=time.time(), model=config.model)
+        run_dir.write_status(RunStatus.RUNNING, started=time.time(), model=config.model)
     try:
         trainer = trainer or Trainer(config, run_dir, on_event=on_event, stop=stop)
         training = trainer.fit()
     except BaseException as exc:
         _mark_stopped(run_dir, exc)
         raise
-    results, report_paths, report_error = None, [], None
-    if training.epochs_run > 0:
-        evaluation = evaluate(trainer.model, config, trainer.splits, trainer.device)
+    results, report_paths, report_error, evaluation = None, [], None, None
+    if evaluate and training.epochs_run > 0:
+        evaluation = evaluate_model(trainer.model, config, trainer.splits, trainer.device)
         results = Results(training_facts(config, trainer, training), evaluation.scores)
         run_dir.write_results(results)
         try:
-            report_paths = export_report(run_dir, evaluation, results.training,
-                                         [record.to_json() for record in trainer.history])
+            report_paths = export_report(run_dir, evaluation, results.training, trainer.history)
         except Exception as exc:  # the run and its results stand even if drawing fails
             report_error = f"report not written: {exc.__class__.__name__}: {exc}"
     run_dir.write_status(training.status, message=training.message,
                          test_mse=results.scores.test_mse if results else None,
                          verdict=results.scores.verdict.code if results else None, report_error=report_error)
-    return RunOutcome(run_dir, training, results, report_paths, report_error)
+    return RunOutcome(run_dir, training, results, report_paths, report_error, evaluation)

@@ -3,7 +3,6 @@ clipping, best and last checkpoints, progress events, cooperative stop."""
 from __future__ import annotations
 
 import math
-import threading
 import time
 from typing import Any, Optional
 
@@ -17,24 +16,11 @@ from .device import resolve_device
 from .events import BatchProgress, EpochEnd, EpochRecord, EventCallback, Preview, RunEnded, RunStarted
 from .models import build_model
 from .rundir import RunDir
+from .status import RunStatus
+from .stopping import StopFlag
 from .update import apply_update
 
 PROGRESS_INTERVAL_S = 0.2  # batch events (and the loss sync they need) at most this often
-
-
-class StopFlag:
-    """Cooperative stop: the trainer checks it after every batch."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self.reason = "cancelled"
-
-    def request(self, reason: str = "cancelled") -> None:
-        self.reason = reason
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
 
 
 def to_device(signal: SignalSet, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -195,13 +181,13 @@ class Trainer:
                 break
             val_loss, prediction = self.validation_loss() if math.isfinite(train_loss) else (math.nan, None)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-                ending = ("diverged", self._divergence_message(epoch, train_loss, val_loss))
+                ending = (RunStatus.DIVERGED, self._divergence_message(epoch, train_loss, val_loss))
                 break
             record = self.end_epoch(epoch, train_loss, val_loss, time.monotonic() - epoch_start)
             self.on_event(EpochEnd(record, self._preview(prediction)))
             ending = self._ending()
 
-        status, message = ending or ("finished", f"ran all {config.epochs} epochs{self._curriculum_note()}")
+        status, message = ending or (RunStatus.FINISHED, f"ran all {config.epochs} epochs{self._curriculum_note()}")
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)  # evaluate the best weights
         ended = RunEnded(status, message, self.epoch, self.best_epoch, self.best_val_loss,
@@ -233,8 +219,8 @@ class Trainer:
         return float(loss_sum) / max(done, 1)
 
     def end_epoch(self, epoch: int, train_loss: float, val_loss: float, epoch_time: float) -> EpochRecord:
-        """Schedules, best weights, checkpoints and the metrics line of a
-        finished epoch."""
+        """Schedules, best weights and checkpoints of a finished epoch (its
+        record goes to the subscribers with EpochEnd: metrics.jsonl is one)."""
         trained_length = self.curriculum.length if self.config.curriculum_start > 0 else None
         # While a curriculum still grows the trained prefix, the validation
         # loss over the whole stream is expected to lag: the plateau
@@ -259,8 +245,6 @@ class Trainer:
         if is_best:
             self._save("best.pt")
         self._save("last.pt")
-        if self.run_dir is not None:
-            self.run_dir.append_metrics(record.to_json())
         return record
 
     def _step_cosine(self) -> None:
@@ -305,11 +289,11 @@ class Trainer:
         """(status, message) when the run is to end after this epoch: its
         target held, its lr schedule ended, or its patience ran out."""
         if self.epoch > 0 and self._target_held():
-            return "target_reached", self._target_message()
+            return RunStatus.TARGET_REACHED, self._target_message()
         if self._cosine_ended():
             waited = self.epoch - self.scheduler.last_epoch  # epochs the cosine waited at curriculum_lr_min
             more = f", {waited} more at curriculum_lr_min" if waited else ""
-            return "finished", (f"the lr schedule ended after {self.epoch} epochs "
+            return RunStatus.FINISHED, (f"the lr schedule ended after {self.epoch} epochs "
                                 f"(a cosine over {self.cosine_epochs}{more}){self._curriculum_note()}")
         return self._patience_ran_out()
 
@@ -341,7 +325,7 @@ class Trainer:
         return {
             "target_mse": self.config.target_mse,
             "target_patience": self.config.target_patience,
-            "reached": status == "target_reached",
+            "reached": status == RunStatus.TARGET_REACHED,
             "first_epoch": first,
             "time_to_target_s": sum(r.epoch_time for r in self.history if r.epoch <= first) if first else None,
             "time_to_stop_s": sum(r.epoch_time for r in self.history),
@@ -349,7 +333,7 @@ class Trainer:
 
     def _patience_ran_out(self) -> Optional[tuple[str, str]]:
         if self.epoch > 0 and self.epochs_without_improvement >= self.config.patience:
-            return "early_stopped", self._early_stop_message()
+            return RunStatus.EARLY_STOPPED, self._early_stop_message()
         return None
 
     def _divergence_message(self, epoch: int, train_loss: float, val_loss: float) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+from .formatting import mse
 from .results import Verdict
 
 LEARNED_NOTHING_SKILL = 0.10
@@ -56,21 +57,21 @@ def verdict(test_mse: float, zero_mse: float, s_zero_mse: float, s_shuffled_mse:
     if skill < LEARNED_NOTHING_SKILL:
         code = "learned_nothing"
         if test_mse > zero_mse:
-            text = (f"The model learned nothing useful for this data: its test MSE {test_mse:.4f} is no better "
-                    f"than predicting zero everywhere ({zero_mse:.4f}).")
+            text = (f"The model learned nothing useful for this data: its test MSE {mse(test_mse)} is no better "
+                    f"than predicting zero everywhere ({mse(zero_mse)}).")
         else:
-            text = (f"The model learned nothing useful for this data: its test MSE {test_mse:.4f} is close to the zero "
-                    f"predictor's {zero_mse:.4f} (it explains only {_pct(skill)} of the target power).")
+            text = (f"The model learned nothing useful for this data: its test MSE {mse(test_mse)} is close to the zero "
+                    f"predictor's {mse(zero_mse)} (it explains only {_pct(skill)} of the target power).")
     elif shuffle_cost >= USES_SIGNAL_COST:
         code = "uses_signal"
-        text = (f"The model uses the signal: shuffling S in time raises its test MSE from {test_mse:.4f} to "
-                f"{s_shuffled_mse:.4f} (+{_pct(shuffle_cost)} of the target power), and S replaced by zeros "
-                f"gives {s_zero_mse:.4f}.")
+        text = (f"The model uses the signal: shuffling S in time raises its test MSE from {mse(test_mse)} to "
+                f"{mse(s_shuffled_mse)} (+{_pct(shuffle_cost)} of the target power), and S replaced by zeros "
+                f"gives {mse(s_zero_mse)}.")
     else:
         code = "ignores_signal"
-        text = (f"The model ignores S: shuffling S in time changes its test MSE only from {test_mse:.4f} to "
-                f"{s_shuffled_mse:.4f} ({shuffle_cost:+.1%} of the target power; S zeroed gives "
-                f"{s_zero_mse:.4f}). Its skill ({_pct(skill)} of the target power) comes from timing each "
+        text = (f"The model ignores S: shuffling S in time changes its test MSE only from {mse(test_mse)} to "
+                f"{mse(s_shuffled_mse)} ({shuffle_cost:+.1%} of the target power; S zeroed gives "
+                f"{mse(s_zero_mse)}). Its skill ({_pct(skill)} of the target power) comes from timing each "
                 f"waveform from the state reset at t = 0, which works only because train and test share the "
                 f"same target sines.")
         if zero_cost >= USES_SIGNAL_COST:
@@ -80,10 +81,10 @@ def verdict(test_mse: float, zero_mse: float, s_zero_mse: float, s_shuffled_mse:
         reference_skill = 1.0 - bandpass_mse / zero_mse
         if reference_skill >= INFORMATIVE_REFERENCE_SKILL:
             text += (f" S does hold the targets under this noise: the band-pass reference reaches MSE "
-                     f"{bandpass_mse:.4f}.")
+                     f"{mse(bandpass_mse)}.")
         else:
             text += (f" S holds little or no usable information under this noise: the band-pass reference "
-                     f"reaches only {bandpass_mse:.4f} against {zero_mse:.4f} for predicting zero.")
+                     f"reaches only {mse(bandpass_mse)} against {mse(zero_mse)} for predicting zero.")
     return Verdict(code, text, skill, shuffle_cost, zero_cost)
 
 

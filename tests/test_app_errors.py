@@ -90,7 +90,7 @@ def test_runs_lists_unreadable_runs_and_unknown_values(tmp_path, unreadable, cap
     runs = {run.path.name: run for run in list_runs(root)}
     assert runs["hidden"].status == UNREADABLE and "Permission denied" in runs["hidden"].reason
     assert runs["far-future"].started is None and runs["far-future"].test_mse is None
-    assert [r["epoch"] for r in RunDir(root / "infinite").read_metrics()] == [1, 2]  # the cut line is left out
+    assert [r.epoch for r in RunDir(root / "infinite").read_metrics()] == [1, 2]  # the cut line is left out
     assert cli.main(["runs", "--runs-root", str(root)]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert lines["hidden"].split()[3] == "unreadable" and "Permission denied" in lines["hidden:"]

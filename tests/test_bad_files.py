@@ -242,7 +242,7 @@ def test_full_disk_mid_run_keeps_the_last_checkpoint_and_resumes(tiny_config, tm
     assert resume_training(run).training.status == "finished"
 
     def numbers(path):
-        metrics = [{k: v for k, v in m.items() if k != "epoch_time"} for m in RunDir(path).read_metrics()]
+        metrics = [{k: v for k, v in m.to_json().items() if k != "epoch_time"} for m in RunDir(path).read_metrics()]
         return metrics, {k: v for k, v in RunDir(path).read_results().to_json().items() if k != "train_time_s"}
 
     assert numbers(run) == numbers(reference)

@@ -93,10 +93,7 @@ def test_every_field_has_a_group_and_help():
         assert spec.metadata["group"] and spec.metadata["help"]
 
 
-def test_retired_fields_are_accepted_off_and_refused_on():
-    from lstm_core.config import RETIRED
-
-    for name, off in RETIRED.items():
-        assert build_config({name: off}) == build_config({})
+def test_removed_fields_are_unknown():
+    for name in ("stream_copies", "learned_init_state", "curriculum_gate"):
         with pytest.raises(ConfigError, match=name):
-            build_config({name: "worst" if isinstance(off, str) else True})
+            build_config({name: 1})

@@ -9,7 +9,8 @@ import numpy as np
 
 from lstm_core.config import build_config
 from lstm_core.events import BatchProgress, EpochEnd, EpochRecord, Preview, RunEnded
-from lstm_core.rundir import STALE, RunDir
+from lstm_core.rundir import RunDir
+from lstm_core.status import RunStatus
 from lstm_core.runner import run_training
 from tui.app import FreqApp
 from tui.follow import RunFollower
@@ -55,7 +56,7 @@ def test_a_live_run_is_followed_until_its_writer_is_gone(tmp_path):
     assert follower.poll() is True and posted == []  # running, no epoch yet
 
     record = EpochRecord(1, 0.52, 0.51, 1e-3, 0.1, True)
-    run.append_metrics(record.to_json())
+    run.append_metrics(record)
     assert follower.poll() is True
     assert [type(m) for m in posted] == [EpochsDone] and posted[0].records == [record]
     assert posted[0].preview is None  # no last.pt yet
@@ -64,7 +65,7 @@ def test_a_live_run_is_followed_until_its_writer_is_gone(tmp_path):
     run.release()  # as a killed writer's lock goes
     assert follower.poll() is False
     ended = posted[-1]
-    assert isinstance(ended, TrainingEnded) and ended.outcome.training.status == STALE
+    assert isinstance(ended, TrainingEnded) and ended.outcome.training.status == RunStatus.STALE
     assert ended.outcome.training.message.startswith("process gone; continue it with: freq-tui train --resume")
     assert ended.outcome.results is None and ended.outcome.training.epochs_run == 1
 

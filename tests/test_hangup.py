@@ -14,7 +14,8 @@ import pytest
 from bench.tui_bench import TerminalApp
 from lstm_core import cli
 from lstm_core.config import build_config, save_toml
-from lstm_core.rundir import STALE, STALE_TEXT, RunDir
+from lstm_core.rundir import RunDir
+from lstm_core.status import STALE_TEXT, RunStatus
 from lstm_core.runner import resume_training, run_training
 from tui.app import FreqApp
 
@@ -137,7 +138,7 @@ async def test_a_killed_run_is_stale_everywhere_and_resumes_from_the_runs_screen
         assert app.session.source == "follow" and app.session.state == "running"
         os.kill(child.pid, signal.SIGKILL)  # ...and dies mid-way
         child.join()
-        await wait_until(pilot, lambda: app.session.state == STALE, 5)
+        await wait_until(pilot, lambda: app.session.state == RunStatus.STALE, 5)
         status = str(app.screen.query_one("#train-status").render())
         assert "STALE: process gone" in status and f"freq-tui train --resume {run}" in status
         await pilot.press("f5")
@@ -150,7 +151,7 @@ async def test_a_killed_run_is_stale_everywhere_and_resumes_from_the_runs_screen
     listing = capsys.readouterr().out
     assert STALE_TEXT in listing and f"freq-tui train --resume {run}" in listing
     assert cli.main(["runs", "--json", "--runs-root", str(root)]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["status"] == STALE
+    assert json.loads(capsys.readouterr().out)[0]["status"] == RunStatus.STALE
     monkeypatch.setattr("lstm_core.report.export_report", lambda *args: [run / "report.md", run / "report.html"])
     assert cli.main(["report", str(run)]) == 0
     assert f"Run status: {STALE_TEXT}" in " ".join(capsys.readouterr().out.split())

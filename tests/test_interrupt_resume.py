@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lstm_core import cli
+from lstm_core import cli, stopping
 from lstm_core.checkpoint import load_checkpoint, model_from_checkpoint
 from lstm_core.errors import UserError
 from lstm_core.events import EpochEnd
@@ -177,7 +177,7 @@ def test_nan_loss_stops_with_the_epoch_named_and_keeps_checkpoints(tiny_config, 
     assert load_checkpoint(run / "last.pt")["epoch"] == 2
     model, _, payload = model_from_checkpoint(run / "best.pt")
     assert all(torch.isfinite(p).all() for p in model.parameters())
-    assert [m["epoch"] for m in RunDir(run).read_metrics()] == [1, 2]
+    assert [m.epoch for m in RunDir(run).read_metrics()] == [1, 2]
     results = json.loads((run / "results.json").read_text())
     assert results["status"] == "diverged" and math.isfinite(results["test_mse"])
     with pytest.raises(UserError, match="run already diverged"):
@@ -186,7 +186,7 @@ def test_nan_loss_stops_with_the_epoch_named_and_keeps_checkpoints(tiny_config, 
 
 def test_second_signal_stops_at_once():
     stop = StopFlag()
-    previous = cli.install_stop_signals(stop.request)
+    previous = stopping.install_stop_signals(stop.request)
     try:
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.is_set() and stop.reason == "interrupted"
@@ -217,7 +217,7 @@ def check_interrupted(run: Path) -> int:
     status = json.loads((run / "status.json").read_text())
     assert status["status"] == "interrupted"
     kept = load_checkpoint(run / "last.pt")["epoch"] if (run / "last.pt").exists() else 0
-    assert [m["epoch"] for m in RunDir(run).read_metrics()] == list(range(1, kept + 1))
+    assert [m.epoch for m in RunDir(run).read_metrics()] == list(range(1, kept + 1))
     return kept
 
 

@@ -49,7 +49,7 @@ def train_quietly(argv):
 
 
 def numbers(run: Path):
-    metrics = [{k: v for k, v in m.items() if k != "epoch_time"} for m in RunDir(run).read_metrics()]
+    metrics = [{k: v for k, v in m.to_json().items() if k != "epoch_time"} for m in RunDir(run).read_metrics()]
     results = RunDir(run).read_results().to_json()
     return metrics, {k: v for k, v in results.items() if k != "train_time_s"}
 

@@ -121,7 +121,7 @@ def test_sweep_jobs_2_gives_the_table_of_jobs_1(tmp_path):
     tables = []
     for jobs in (1, 2):
         rows = run_sweep(points, tmp_path / f"sweep{jobs}", jobs=jobs)
-        assert [(r["phase_fraction"], r["model"]) for r in rows] == [(p.phase_fraction, p.model) for p in points]
+        assert [(r.phase_fraction, r.model) for r in rows] == [(p.phase_fraction, p.model) for p in points]
         tables.append((tmp_path / f"sweep{jobs}" / "sweep.md").read_text())
     assert tables[0] == tables[1]
     proc = freq_tui("sweep", "--jobs", "0", "--out", str(tmp_path / "never"))

@@ -20,26 +20,25 @@ def tiny(**settings):
 
 
 def test_shuffle_keeps_the_values_of_s_and_the_targets():
-    config = tiny(augment="shuffle_s", stream_copies=3)
+    config = tiny(augment="shuffle_s")
     x, y = to_device(splits_for(config)["train"], torch.device("cpu"))
     generator = torch.Generator().manual_seed(0)
-    ax, ay = feeding.stream_copies(config, x, y, generator)
-    assert ax.shape == (3 * x.shape[0], x.shape[1], x.shape[2])
+    ax, ay = feeding.shuffled_streams(config, x, y, generator)
+    assert ax.shape == x.shape
     for row in range(ax.shape[0]):
-        source = x[row % x.shape[0]]
-        assert torch.equal(torch.sort(ax[row, :, 0]).values, torch.sort(source[:, 0]).values)
-        assert torch.equal(ax[row, :, 1:], source[:, 1:])  # the one-hot C is untouched
-        assert torch.equal(ay[row], y[row % y.shape[0]])  # targets stay in time order
-    assert not torch.equal(ax[:, :, 0], x[:, :, 0].repeat(3, 1))  # it did shuffle
+        assert torch.equal(torch.sort(ax[row, :, 0]).values, torch.sort(x[row, :, 0]).values)
+        assert torch.equal(ax[row, :, 1:], x[row, :, 1:])  # the one-hot C is untouched
+        assert torch.equal(ay[row], y[row])  # targets stay in time order
+    assert not torch.equal(ax[:, :, 0], x[:, :, 0])  # it did shuffle
     # a second pass draws a new shuffle
-    bx, _ = feeding.stream_copies(config, x, y, generator)
+    bx, _ = feeding.shuffled_streams(config, x, y, generator)
     assert not torch.equal(ax, bx)
 
 
 def test_no_augmentation_leaves_streams_alone():
     config = tiny()
     x, y = to_device(splits_for(config)["train"], torch.device("cpu"))
-    ax, ay = feeding.stream_copies(config, x, y, torch.Generator())
+    ax, ay = feeding.shuffled_streams(config, x, y, torch.Generator())
     assert ax is x and ay is y
 
 
@@ -47,8 +46,6 @@ def test_shuffle_is_refused_when_s_depends_on_time():
     with pytest.raises(ConfigError) as info:
         tiny(noise="informative", augment="shuffle_s")
     assert info.value.field == "augment"
-    with pytest.raises(ConfigError):
-        tiny(stream_copies=2)  # copies without augmentation would be identical
     with pytest.raises(ConfigError):
         tiny(model="sequence", truncation="full")
 
@@ -135,13 +132,13 @@ def test_sweep_writes_table_and_png(tmp_path):
     points = sweep_configs(base, [0.0, 1.0])
     rows = run_sweep(points, tmp_path)
     assert len(rows) == 4
-    assert {row["model"] for row in rows} == {"stateful", "sequence"}
+    assert {row.model for row in rows} == {"stateful", "sequence"}
     for row in rows:
-        assert math.isfinite(row["test_mse"]) and row["zero_mse"] > 0.4
-    noiseless = next(row for row in rows if row["phase_fraction"] == 0.0)
-    assert noiseless["bandpass_mse"] < 0.05  # S holds the targets when there is no phase noise
-    literal = next(row for row in rows if row["phase_fraction"] == 1.0)
-    assert literal["bandpass_mse"] > 0.3
+        assert math.isfinite(row.test_mse) and row.zero_mse > 0.4
+    noiseless = next(row for row in rows if row.phase_fraction == 0.0)
+    assert noiseless.bandpass_mse < 0.05  # S holds the targets when there is no phase noise
+    literal = next(row for row in rows if row.phase_fraction == 1.0)
+    assert literal.bandpass_mse > 0.3
     csv_text = (tmp_path / "sweep.csv").read_text()
     assert csv_text.splitlines()[0].startswith("phase_fraction,")
     assert len(csv_text.strip().splitlines()) == 5

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lstm_core.formatting import mse
 from lstm_core.cli import main
 from lstm_core.config import build_config
 from lstm_core.figures import NAMES
@@ -111,10 +112,10 @@ def test_markdown_report_has_the_same_order(trained_run):
 def test_report_has_every_section_and_measured_numbers(trained_run):
     text = (trained_run.run_dir.path / "report.md").read_text()
     scores = trained_run.results.scores
-    assert f"{scores.test_mse:.6f}" in text
-    assert f"{scores.baselines.zero_mse:.6f}" in text
-    assert f"{scores.ablation.s_shuffled_mse:.6f}" in text
-    assert f"{scores.noisy_input.test_mse:.6f}" in text and "white noise on S at 10 dB" in text
+    assert mse(scores.test_mse) in text
+    assert mse(scores.baselines.zero_mse) in text
+    assert mse(scores.ablation.s_shuffled_mse) in text
+    assert mse(scores.noisy_input.test_mse) in text and "white noise on S at 10 dB" in text
     assert scores.verdict.text in text
     assert "torch" in text and "epochs run" in text
     for name in NAMES:

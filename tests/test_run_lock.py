@@ -65,7 +65,7 @@ def consistent(run: Path):
     run_dir = RunDir(run)
     status, results = run_dir.read_status(), run_dir.read_results()
     assert results is not None and results.training.status == status["status"]
-    assert results.training.epochs_run == run_dir.read_metrics()[-1]["epoch"]
+    assert results.training.epochs_run == run_dir.read_metrics()[-1].epoch
     assert f"| status | {status['status']} |" in (run / "report.md").read_text()
 
 

@@ -40,4 +40,4 @@ def test_each_epoch_is_written_as_tensorboard_scalars(tmp_path):
     for tag, key in (("loss/train", "train_loss"), ("loss/val", "val_loss"), ("lr", "lr")):
         scalars = accumulator.Scalars(tag)
         assert [s.step for s in scalars] == [1, 2, 3]
-        assert [s.value for s in scalars] == pytest.approx([r[key] for r in metrics], rel=1e-6)
+        assert [s.value for s in scalars] == pytest.approx([getattr(r, key) for r in metrics], rel=1e-6)

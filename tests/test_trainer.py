@@ -6,6 +6,7 @@ import torch
 
 from lstm_core.events import BatchProgress, EpochEnd, RunEnded, RunStarted
 from lstm_core.rundir import RunDir
+from lstm_core.metrics_log import MetricsLog
 from lstm_core.trainer import StopFlag, Trainer
 
 
@@ -104,7 +105,7 @@ def test_stop_takes_effect_within_one_batch(tiny_config):
 def test_early_stopping_and_checkpoints(tiny_config, tmp_path):
     config = tiny_config(epochs=30, patience=1, lr=1e-6)
     run_dir = RunDir(tmp_path)
-    result = Trainer(config, run_dir).fit()
+    result = Trainer(config, run_dir, on_event=MetricsLog(run_dir)).fit()  # metrics.jsonl: a subscriber
     assert result.status == "early_stopped" and result.epochs_run < 30
     assert (tmp_path / "best.pt").exists() and (tmp_path / "last.pt").exists()
     assert len(run_dir.read_metrics()) == result.epochs_run

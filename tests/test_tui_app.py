@@ -6,6 +6,7 @@ the message queue to drain.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -17,7 +18,9 @@ from textual.widgets import Button, DataTable, Input, RichLog
 from lstm_core.config import build_config, load_toml
 from lstm_core.rundir import RunDir
 from lstm_core.runner import run_training
-from tui import worker as worker_module
+from lstm_core import api
+from lstm_core.events import EpochRecord
+from lstm_core.formatting import mse
 from tui.app import FreqApp, run_app
 from tui.screens.configure import ConfigureScreen
 from tui.screens.dialogs import ConfirmDialog, ErrorDialog
@@ -91,9 +94,10 @@ async def test_configure_train_evaluate_export(tmp_path):
         evaluate = app.screen
         assert isinstance(evaluate, EvaluateScreen)
         assert evaluate.evaluated is not None
+        assert evaluate.evaluated is app.carried_evaluation  # the run's own evaluation, not a second one
         assert evaluate.query_one("#per-frequency", DataTable).row_count == 4
         scores = run_dir.read_results().scores
-        assert f"test MSE {scores.test_mse:.5f}" in text_of(evaluate, "#eval-ratio")
+        assert f"test MSE {mse(scores.test_mse)}" in text_of(evaluate, "#eval-ratio")
         assert "cannot show generalisation" in text_of(evaluate, "#eval-ratio")
         assert evaluate.query_one("#pred-chart", LineChart).draws == 1
         await pilot.press("3")
@@ -214,7 +218,7 @@ async def test_training_error_shows_dialog_and_app_stays_up(tmp_path, monkeypatc
     def out_of_memory(*args, **kwargs):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(worker_module, "run_training", out_of_memory)
+    monkeypatch.setattr(api, "start_run", out_of_memory)
     app = FreqApp(TINY, runs_root=tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+r")
@@ -236,7 +240,7 @@ async def test_quit_asks_while_training_and_stops_the_run(tmp_path, monkeypatch)
         training = SimpleNamespace(status=stop.reason, message="stopped")
         return SimpleNamespace(run_dir=run_dir, training=training, results=None)
 
-    monkeypatch.setattr(worker_module, "run_training", waits_for_stop)
+    monkeypatch.setattr(api, "start_run", waits_for_stop)
     app = FreqApp(TINY, runs_root=tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+r")
@@ -265,7 +269,7 @@ async def test_runs_screen_lists_and_opens_a_run(tmp_path, monkeypatch):
         row = table.get_row_at(0)
         assert row[0] == outcome.run_dir.path.name
         assert row[1] == "stateful" and row[3] == "finished" and row[4] == "2"
-        assert row[5] == f"{outcome.results.scores.test_mse:.5f}"
+        assert row[5] == mse(outcome.results.scores.test_mse)
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, EvaluateScreen)
@@ -278,7 +282,7 @@ async def test_attach_follows_a_run_another_process_writes(tmp_path, monkeypatch
     run = RunDir.create(config, "runs")
     run.write_config(config)
     run.write_status("running", started=time.time(), model="stateful")  # pid: this process, alive
-    record = {"epoch": 1, "train_loss": 0.52, "val_loss": 0.51, "lr": 1e-3, "epoch_time": 0.1, "is_best": True}
+    record = EpochRecord(epoch=1, train_loss=0.52, val_loss=0.51, lr=1e-3, epoch_time=0.1, is_best=True)
     run.append_metrics(record)
 
     app = FreqApp(TINY, runs_root="runs")
@@ -291,7 +295,7 @@ async def test_attach_follows_a_run_another_process_writes(tmp_path, monkeypatch
         assert app.session.source == "follow" and app.session.state == "running"
         await wait_until(pilot, lambda: len(app.session.history) == 1, 5)
 
-        run.append_metrics({**record, "epoch": 2, "val_loss": 0.50})
+        run.append_metrics(dataclasses.replace(record, epoch=2, val_loss=0.50))
         await wait_until(pilot, lambda: [r.epoch for r in app.session.history] == [1, 2], 5)  # a look a second
         await wait_until(pilot, lambda: "2/2" in text_of(app.screen, "#epochs-info"), 5)
 
@@ -339,13 +343,11 @@ def test_run_app_rejects_a_bad_config_file(tmp_path, capsys):
 
 
 def test_followed_run_preview_comes_from_last_checkpoint(tmp_path):
-    from tui.follow import checkpoint_preview
-
     outcome = run_training(build_config(TINY), runs_root=tmp_path)
-    preview = checkpoint_preview(outcome.run_dir.path)
+    preview = api.preview(outcome.run_dir.path)
     assert preview is not None
     assert preview.output.shape == preview.target.shape == (4, preview.t.shape[0])
-    assert checkpoint_preview(tmp_path / "no-such-run") is None
+    assert api.preview(tmp_path / "no-such-run") is None
 
 
 async def test_unusable_run_dir_is_an_error_dialog_not_a_crash(tmp_path):
@@ -391,9 +393,9 @@ async def test_drift_chart_shows_where_and_how_fast_the_output_drifts(tmp_path):
         await pilot.press("d")
         assert screen.show_drift and chart.draws == drawn + 1
         row = evaluation.drift.summary[0]
-        assert row["drift_deg_per_s"] == pytest.approx(18.0, rel=0.05)
-        assert row["output_hz"] == pytest.approx(2.05, abs=0.01)
-        assert f"{row['drift_deg_per_s']:+.1f}°/s" in chart.shown_title
+        assert row.drift_deg_per_s == pytest.approx(18.0, rel=0.05)
+        assert row.output_hz == pytest.approx(2.05, abs=0.01)
+        assert f"{row.drift_deg_per_s:+.1f}°/s" in chart.shown_title
         await pilot.press("f")
         assert screen.frequency_index == 1 and chart.draws == drawn + 2
         await pilot.press("d")
@@ -441,7 +443,7 @@ async def test_runs_are_marked_with_space_and_compared_side_by_side(tmp_path, mo
         assert rows == [["hidden_size", "12", "8"], ["run_name", "wide", "small"]]
         metrics = compare.query_one("#compare-metrics", DataTable)
         metric_rows = {metrics.get_row_at(i)[0]: metrics.get_row_at(i)[1:] for i in range(metrics.row_count)}
-        assert metric_rows["LSTM"] == [f"{second.results.scores.test_mse:.6f}", f"{first.results.scores.test_mse:.6f}"]
+        assert metric_rows["LSTM"] == [mse(second.results.scores.test_mse), mse(first.results.scores.test_mse)]
         assert metric_rows["verdict"] == [second.results.scores.verdict.code, first.results.scores.verdict.code]
         assert all("no generalisation test" in cell for cell in metric_rows["test/train ratio"])
         chart = compare.query_one("#compare-loss", LineChart)

@@ -20,17 +20,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
 
-from lstm_core.cli import detach_from_terminal
-from lstm_core.config import RunConfig, load_config_file, load_toml
-from lstm_core.device import check_environment
-from lstm_core.errors import UserError
-from lstm_core.rundir import ENDED, RunDir
-from lstm_core.trainer import StopFlag
+from lstm_core import api
+from lstm_core.api import EXIT_OK, EXIT_USAGE, RunConfig, RunStatus, StopFlag, UserError, epoch_line
+from lstm_core.config import load_config_file, load_toml
+from lstm_core.formatting import mse
 
 from .follow import RunFollower
-from lstm_core.console_view import epoch_line
-from lstm_core.events import EpochRecord
-
 from .locale_check import utf8_problem
 from .messages import BatchesDone, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
 from .terminal import TerminalGone, hangup_aware
@@ -40,7 +35,7 @@ from .screens.evaluate import EvaluateScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
 from .screens.train import TrainScreen
-from .session import TrainingSession
+from .session import EVALUATING, STARTING, TrainingSession
 
 
 class FreqApp(App):
@@ -67,6 +62,9 @@ class FreqApp(App):
         self.hung_up = False  # the terminal went away: the app has stopped drawing
         self.evaluation_target: Optional[str] = None
         self.evaluation_requests = 0  # how often a run was opened on Evaluate
+        # The evaluation an app run ended with: Evaluate shows it as it is
+        # (r evaluates best.pt again).
+        self.carried_evaluation: Optional[api.RunEvaluation] = None
         self._follower: Optional[RunFollower] = None  # a run another process writes, followed on Train
 
     def on_mount(self) -> None:
@@ -101,10 +99,10 @@ class FreqApp(App):
         the worker does (run_app)."""
         if self.hung_up:
             return
-        detach_from_terminal()
+        api.detach_from_terminal()
         self.hung_up = True
         if self.training_active and self.stop_flag is not None and self.on_hangup == "stop":
-            self.stop_flag.request("interrupted")
+            self.stop_flag.request(RunStatus.INTERRUPTED)
         self.exit(0)
 
     # ---- session updates (UI thread) ----------------------------------------
@@ -121,8 +119,7 @@ class FreqApp(App):
             return False
         self.stop_following()
         try:
-            check_environment(config)  # device, precision, memory: before a run directory exists
-            run_dir = RunDir.create(config, self.runs_root)
+            run_dir = api.new_run_dir(config, self.runs_root)  # device, precision, memory checked first
         except (UserError, OSError) as exc:
             self.push_screen(ErrorDialog("Cannot start training", failure_text(exc)))
             return False
@@ -133,12 +130,12 @@ class FreqApp(App):
 
     def resume_run(self, path: str) -> bool:
         """Continue an interrupted or stale run in the app's worker, as
-        `freq-tui train --resume PATH` would (the same resume_training)."""
+        `freq-tui train --resume PATH` would (the same api.resume_run)."""
         if self.training_active:
             self.notify("A run is already training: stop it first (s on Train)", severity="warning")
             return False
         try:
-            run = RunDir.open(path)
+            run = api.open_run(path)
             config = run.read_config()
             run.check_resumable()
         except (UserError, OSError) as exc:
@@ -155,7 +152,7 @@ class FreqApp(App):
         """`work(stop, post)` is the worker's body (worker.py)."""
         self.stop_flag = StopFlag()
         self.on_hangup = config.on_hangup
-        self.session = TrainingSession(run_dir=run_dir, source="app", state="starting", resumed=resumed,
+        self.session = TrainingSession(run_dir=run_dir, source="app", state=STARTING, resumed=resumed,
                                        total_epochs=config.epochs, frequencies=list(config.frequencies))
         self.session.add_log(log_line)
         self.publish()
@@ -167,12 +164,11 @@ class FreqApp(App):
 
     def on_training_started(self, message: TrainingStarted) -> None:
         s, event = self.session, message.event
-        s.state, s.device = "running", event.device
+        s.state, s.device = RunStatus.RUNNING, event.device
         s.total_epochs, s.batches_per_epoch, s.start_epoch = event.total_epochs, event.batches_per_epoch, event.start_epoch
         s.epoch, s.batch, s.epoch_started_at = event.start_epoch, 0, time.monotonic()
-        if s.resumed:  # the epochs before, as resume_training left them in metrics.jsonl
-            s.history = [EpochRecord.from_json(r) for r in RunDir(s.run_dir).read_metrics()
-                         if r.get("epoch", 0) < event.start_epoch]
+        if s.resumed:  # the epochs before, as api.resume_run left them in metrics.jsonl
+            s.history = [r for r in api.open_run(s.run_dir).read_metrics() if r.epoch < event.start_epoch]
             s.log.extend(epoch_line(r) for r in s.history)
             s.add_log(f"resumed from epoch {event.start_epoch - 1}")
         s.add_log(f"training on {event.device}: {event.total_epochs} epochs x {event.batches_per_epoch} updates")
@@ -198,7 +194,7 @@ class FreqApp(App):
 
     def on_trainer_stopped(self, message: TrainerStopped) -> None:
         event = message.event
-        self.session.state = "evaluating"
+        self.session.state = EVALUATING
         self.session.message = event.message
         self.session.add_log(f"{event.status}: {event.message}; evaluating on the test set")
         self.publish()
@@ -210,18 +206,19 @@ class FreqApp(App):
             return  # from a follower stopped since
         self._follower = None
         s.state, s.message, s.results = status, outcome.training.message, outcome.results
-        if status in ("finished", "early_stopped", "target_reached"):
+        if api.is_complete(status):
             s.batch = s.batches_per_epoch  # the last epoch is whole
         if outcome.results:
             scores = outcome.results.scores
-            s.add_log(f"test MSE {scores.test_mse:.5f}  train MSE {scores.train_mse:.5f}")
+            s.add_log(f"test MSE {mse(scores.test_mse)}  train MSE {mse(scores.train_mse)}")
             self.evaluation_target = run_dir
+            self.carried_evaluation = outcome.evaluated
         s.add_log(f"done ({status}). Press e to evaluate." if outcome.results else f"ended ({status}): {s.message}")
         self.publish()
         self.notify(f"Run {status}: {run_dir}", title="Training")
 
     def on_training_failed(self, message: TrainingFailed) -> None:
-        self.session.state = "failed"
+        self.session.state = RunStatus.FAILED
         self.session.message = message.error
         self.session.add_log(f"failed: {message.error}")
         self.publish()
@@ -237,7 +234,7 @@ class FreqApp(App):
             else:
                 self.notify("No training is running", severity="warning")
             return
-        self.stop_flag.request("cancelled")
+        self.stop_flag.request(RunStatus.CANCELLED)
         self.session.add_log("stop requested: finishing the current batch")
         self.publish()
 
@@ -249,7 +246,7 @@ class FreqApp(App):
             self.notify("The app is training: stop it before following another run", severity="warning")
             return
         try:
-            run = RunDir.open(path)
+            run = api.open_run(path)
             config = run.read_config()
         except (UserError, OSError) as exc:
             self.push_screen(ErrorDialog("Cannot follow run", failure_text(exc)))
@@ -291,7 +288,7 @@ class FreqApp(App):
         def answered(stop: bool | None) -> None:
             if stop:
                 if self.stop_flag is not None:
-                    self.stop_flag.request("cancelled")
+                    self.stop_flag.request(RunStatus.CANCELLED)
                 self.exit(0)
 
         self.push_screen(ConfirmDialog("Training is running. Stop it (checkpoints are kept) and quit?"), answered)
@@ -301,7 +298,7 @@ class FreqApp(App):
         or stale run the Train screen shows."""
         if isinstance(self.screen, RunsScreen):
             self.screen.action_resume()
-        elif self.session.run_dir and not self.session.active and self.session.state not in ENDED:
+        elif self.session.run_dir and not self.session.active and not api.is_ended(self.session.state):
             self.resume_run(self.session.run_dir)
         else:
             self.switch_mode("runs")
@@ -350,7 +347,7 @@ def run_app(config_path: Optional[str] = None, runs_root: str | Path = "runs") -
     problem = utf8_problem()
     if problem:  # before Textual: boxes and braille would draw as garbage
         print(f"freq-tui: error: {problem}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     settings: dict[str, Any] = {}
     if config_path:
         try:
@@ -362,9 +359,9 @@ def run_app(config_path: Optional[str] = None, runs_root: str | Path = "runs") -
     app = FreqApp(settings, runs_root=runs_root)
     app.run()  # returns once the worker's thread has ended too
     if app.hung_up:
-        return 0
+        return EXIT_OK
     if app.training_active:
         # Quit while training: the worker finishes its batch, evaluates and
         # writes the run's files before the process can end.
         print(f"freq-tui: stopping the run in {app.session.run_dir} (checkpoints are kept)...", file=sys.stderr)
-    return app.return_code or 0
+    return app.return_code or EXIT_OK

@@ -1,4 +1,4 @@
-"""The `freq-tui` console script: the headless commands of `lstm_core.cli`
+"""The `freq-tui` console script: the core's headless commands (`api.main`)
 plus `app`, which is also what no command at all opens."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from lstm_core import cli as core_cli
+from lstm_core import api
 
 
 def add_app_command(subparsers) -> None:
@@ -24,4 +24,4 @@ def cmd_app(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     process = argv is None  # the console script: the process ends after this
     argv = list(sys.argv[1:] if argv is None else argv)
-    return core_cli.main(argv or ["app"], parser=core_cli.build_parser(add_app_command), process=process)
+    return api.main(argv or ["app"], add_commands=add_app_command, process=process)

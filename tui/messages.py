@@ -10,8 +10,7 @@ from typing import Optional
 
 from textual.message import Message
 
-from lstm_core.events import BatchProgress, EpochRecord, Preview, RunEnded, RunStarted
-from lstm_core.runner import RunOutcome
+from lstm_core.api import BatchProgress, EpochRecord, Preview, RunEnded, RunOutcome, RunStarted
 
 
 class TrainingStarted(Message):

@@ -14,6 +14,12 @@ from typing import Optional
 
 from lstm_core.events import EpochRecord, Preview
 from lstm_core.results import Results
+from lstm_core.status import RunStatus
+
+# The session's own states around a run's RunStatus: before the worker's
+# first event, and while a finished training is evaluated on the test set.
+IDLE, STARTING, EVALUATING = "idle", "starting", "evaluating"
+ACTIVE = (STARTING, RunStatus.RUNNING, EVALUATING)
 
 
 @dataclass
@@ -21,7 +27,7 @@ class TrainingSession:
     run_dir: str = ""
     source: str = "none"  # none | app | follow
     resumed: bool = False  # the app continues a stopped run (from epoch start_epoch - 1)
-    state: str = "idle"  # idle | starting | running | evaluating | <final status from status.json>
+    state: str = IDLE  # IDLE, STARTING, RunStatus.RUNNING, EVALUATING, or the run's final RunStatus
     message: str = ""
     device: str = ""
     total_epochs: int = 0
@@ -43,7 +49,7 @@ class TrainingSession:
 
     @property
     def active(self) -> bool:
-        return self.state in ("starting", "running", "evaluating")
+        return self.state in ACTIVE
 
     @property
     def epochs_done(self) -> int:

@@ -16,11 +16,9 @@ from typing import Callable, Optional
 
 from textual.message import Message
 
-from lstm_core.config import RunConfig
-from lstm_core.events import BatchProgress, EpochEnd, EpochRecord, Preview, RunEnded, RunStarted, TrainerEvent
-from lstm_core.rundir import RunDir
-from lstm_core.runner import RunOutcome, resume_training, run_training
-from lstm_core.trainer import StopFlag
+from lstm_core import api
+from lstm_core.api import (BatchProgress, EpochEnd, EpochRecord, Preview, RunConfig, RunDir, RunEnded, RunOutcome,
+                           RunStarted, StopFlag, TrainerEvent)
 
 from .messages import BatchesDone, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
 
@@ -63,13 +61,13 @@ class EventBridge:
 
 def train_in_worker(config: RunConfig, run_dir: RunDir, stop: StopFlag, post: Callable[[Message], object]) -> None:
     """The body of the app's thread worker for a new run."""
-    _work(lambda bridge: run_training(config, run_dir=run_dir, on_event=bridge, stop=stop), str(run_dir.path), post)
+    _work(lambda bridge: api.start_run(config, run_dir=run_dir, on_event=bridge, stop=stop), str(run_dir.path), post)
 
 
 def resume_in_worker(path: str, stop: StopFlag, post: Callable[[Message], object]) -> None:
     """The body of the app's thread worker continuing a run: the same
-    `resume_training` as `freq-tui train --resume`."""
-    _work(lambda bridge: resume_training(path, on_event=bridge, stop=stop), path, post)
+    `resume_run` as `freq-tui train --resume`."""
+    _work(lambda bridge: api.resume_run(path, on_event=bridge, stop=stop), path, post)
 
 
 def _work(run: Callable[[EventBridge], RunOutcome], run_dir: str, post: Callable[[Message], object]) -> None:

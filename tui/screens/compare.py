@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from lstm_core.compare import ComparedRun, differing_settings, metrics_rows
+from lstm_core.api import ComparedRun, differing_settings, metrics_rows
 
 from ..widgets.charts import LineChart, Series
 

@@ -19,17 +19,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from lstm_core.audio import default_out_dir, extract_audio, resolve_checkpoint
-from lstm_core.evaluation import RunEvaluation, evaluate_run
-from lstm_core.formatting import number
-from lstm_core.metrics import amplitude_spectrum
-from lstm_core.report import report_run
+from lstm_core import api
+from lstm_core.api import RunEvaluation, amplitude_spectrum, tables
+from lstm_core.formatting import mse
 
 from ..widgets.charts import LineChart, Series
 from .dialogs import ErrorDialog, PathDialog, TextDialog, failure_text
 
 WAVE_SECONDS = 2.0
-DIGITS = 5  # the screen's tables: five decimals
 
 
 def short_verdict(text: str) -> str:
@@ -62,7 +59,7 @@ class EvaluateScreen(Screen):
         self.frequency_index = 0
         self.show_drift = False  # the right chart: amplitude spectrum, or phase and frequency drift (d)
         self.exported: list[Path] = []
-        self.extracted = None  # the last lstm_core.audio.Extraction
+        self.extracted = None  # the last api.extract_audio's Extraction
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -81,8 +78,8 @@ class EvaluateScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "Evaluate"
-        self.query_one("#per-frequency", DataTable).add_columns("f", "Hz", "train MSE", "test MSE", "corr")
-        self.query_one("#baselines", DataTable).add_columns("predictor", "test MSE")
+        self.query_one("#per-frequency", DataTable).add_columns(*tables.PER_FREQUENCY_SHORT)
+        self.query_one("#baselines", DataTable).add_columns(*tables.PREDICTORS)
         self.check_target()
 
     def on_screen_resume(self) -> None:
@@ -92,13 +89,17 @@ class EvaluateScreen(Screen):
         target = self.app.evaluation_target
         if target and target != self.loading and (target, self.app.evaluation_requests) != self.failed and (
                 self.evaluated is None or str(self.evaluated.run_dir.path) != target):
-            self.load(target)
+            carried = self.app.carried_evaluation
+            if carried is not None and str(carried.run_dir.path) == target:
+                self.show(carried)  # the run's own evaluation: nothing is evaluated again
+            else:
+                self.load(target)
 
     # ---- evaluation ---------------------------------------------------------
     def load(self, path: str) -> None:
         self.loading = path
         self.query_one("#eval-status", Static).update(f"Evaluating {path} ...")
-        self.run_worker(partial(evaluate_run, path), name="evaluate", group="evaluate",
+        self.run_worker(partial(api.evaluate_run, path), name="evaluate", group="evaluate",
                         thread=True, exclusive=True, exit_on_error=False)
 
     def action_reload(self) -> None:
@@ -126,9 +127,7 @@ class EvaluateScreen(Screen):
                 self.app.push_screen(ErrorDialog("Audio extraction failed", failure_text(worker.error)))
         elif worker.group == "export":
             if event.state == WorkerState.SUCCESS:
-                evaluated, paths = worker.result
-                self.exported = list(paths)
-                self.show(evaluated)  # what the report says: best.pt evaluated again under the run's lock
+                self.exported = list(worker.result)
                 folder = self.evaluated.run_dir.path if self.evaluated else ""
                 self.notify(f"Report written to {folder} ({len(self.exported)} files)", title="Export", timeout=10)
             elif event.state == WorkerState.ERROR:
@@ -140,19 +139,15 @@ class EvaluateScreen(Screen):
         self.query_one("#eval-status", Static).update(
             f"{evaluated.run_dir.path}  {config.model}, noise {config.noise}, {evaluated.results.training.status}")
         self.query_one("#eval-ratio", Static).update(
-            f"train MSE {number(scores.train_mse, DIGITS)}  test MSE {number(scores.test_mse, DIGITS)}  "
-            f"ratio {scores.ratio_text()}")
+            f"train MSE {mse(scores.train_mse)}  test MSE {mse(scores.test_mse)}  ratio {scores.ratio_text()}")
 
         table = self.query_one("#per-frequency", DataTable)
         table.clear()
-        for k, row in enumerate(scores.per_frequency, 1):
-            table.add_row(str(k), f"{row.hz:g}", number(row.train_mse, DIGITS), number(row.test_mse, DIGITS),
-                          number(row.correlation, 3))
+        table.add_rows(tables.per_frequency(scores, short=True).rows)
 
         baselines = self.query_one("#baselines", DataTable)
         baselines.clear()
-        for _, label, value in scores.baseline_rows() + scores.ablation_rows():
-            baselines.add_row(label, number(value, DIGITS))
+        baselines.add_rows(tables.baselines(scores, short=True).rows + tables.ablation(scores, short=True).rows)
         self.query_one("#verdict", Static).update(short_verdict(scores.verdict.text))
         self.draw_charts()
 
@@ -187,7 +182,7 @@ class EvaluateScreen(Screen):
         and its instantaneous frequency (right axis, Hz) over the test set."""
         drift = self.evaluated.evaluation.drift
         row = drift.summary[k]
-        rate = "no phase" if row["drift_deg_per_s"] is None else f"{row['drift_deg_per_s']:+.1f}°/s"
+        rate = "no phase" if row.drift_deg_per_s is None else f"{row.drift_deg_per_s:+.1f}°/s"
         self.query_one("#spectrum-chart", LineChart).show(drift.t, [
             Series("phase error °", drift.phase_error_deg[k], marker="braille", color="magenta"),
             # rounded: a steady frequency would otherwise label its axis with float noise
@@ -218,7 +213,7 @@ class EvaluateScreen(Screen):
             self.notify("Nothing to export yet", severity="warning")
             return
         self.notify(f"Exporting report to {self.evaluated.run_dir.path} ...")
-        self.run_worker(partial(report_run, self.evaluated.run_dir.path, "export"), name="export", group="export",
+        self.run_worker(partial(api.export_report, self.evaluated), name="export", group="export",
                         thread=True, exclusive=True, exit_on_error=False)
 
     def action_extract_audio(self) -> None:
@@ -232,7 +227,7 @@ class EvaluateScreen(Screen):
         def chosen(path: Optional[str]) -> None:
             if path:
                 self.notify(f"Extracting {path} ...")
-                self.run_worker(partial(extract_audio, path, resolve_checkpoint(run_dir), run_dir / default_out_dir(path)),
+                self.run_worker(partial(api.extract_audio, path, run_dir),
                                 name="extract", group="extract", thread=True, exclusive=True, exit_on_error=False)
 
         self.app.push_screen(PathDialog("WAV file to run this model on (8-32 bit PCM or float)"), chosen)

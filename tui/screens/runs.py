@@ -15,12 +15,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from lstm_core.compare import load_runs
-from lstm_core.errors import UserError
-from lstm_core.rundir import state_text
-from lstm_core.runlist import RunSummary, list_runs, time_text
+from lstm_core import api
+from lstm_core.api import RunSummary, UserError, state_text
+from lstm_core.formatting import mse
 
-from lstm_core.formatting import number
 from .compare import CompareScreen
 from .dialogs import ErrorDialog, failure_text
 
@@ -59,14 +57,14 @@ class RunsScreen(Screen):
     def action_refresh(self) -> None:
         root = Path(self.app.runs_root)
         try:
-            self.runs, problem = list_runs(root), ""
+            self.runs, problem = api.list_runs(root), ""
         except UserError as exc:  # the runs folder cannot be read: said here, the app goes on
             self.runs, problem = [], failure_text(exc)
         table = self.query_one("#runs", DataTable)
         table.clear()
         for run in self.runs:
-            table.add_row(self.name_cell(run), run.model, time_text(run.started, "%m-%d %H:%M"), state_text(run.status),
-                          str(run.epochs), number(run.test_mse, 5), key=str(run.path))
+            table.add_row(self.name_cell(run), run.model, api.time_text(run.started, "%m-%d %H:%M"),
+                          state_text(run.status), str(run.epochs), mse(run.test_mse), key=str(run.path))
         self.marked = [path for path in self.marked if any(str(run.path) == path for run in self.runs)]
         count = f"{len(self.runs)} run(s) in {root}/" if self.runs else f"No runs in {root}/ yet"
         if problem:
@@ -113,7 +111,7 @@ class RunsScreen(Screen):
             self.notify("Mark two or more runs with space first", severity="warning")
             return
         try:
-            runs = load_runs(self.marked)
+            runs = api.compare_runs(self.marked)
         except (UserError, OSError) as exc:
             self.app.push_screen(ErrorDialog("Cannot compare these runs", failure_text(exc)))
             return

@@ -16,7 +16,9 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label
 
-from ..session import TrainingSession, format_eta
+from lstm_core.formatting import mse
+
+from ..session import STARTING, TrainingSession, format_eta
 from ..widgets.info import InfoLine
 from ..widgets.training import LossChart, RunLog, RunProgress, WaveChart
 
@@ -91,20 +93,20 @@ class TrainScreen(Screen):
             where = "followed" if session.source == "follow" else "training"
             device = f" on {session.device}" if session.device else ""
             note = f": {session.message}" if session.message and not session.active else ""
-            if session.resumed and session.state != "starting":
+            if session.resumed and session.state != STARTING:
                 where = f"resumed from epoch {session.start_epoch - 1}, {where}"
             text = f"{session.state.upper()}{note}\n{where} {session.run_dir}{device}"
         self.query_one("#train-status", InfoLine).text = text
 
     def draw_progress(self, session: TrainingSession) -> None:
         last = session.history[-1] if session.history else None
-        val = f" val {last.val_loss:.4f}" if last else ""
+        val = f" val {mse(last.val_loss)}" if last else ""
         epochs = f"{session.epochs_done}/{session.total_epochs}{val} eta {format_eta(session.epoch_eta_s())}"
         self.set_progress("epochs", session.total_epochs, session.epochs_done, epochs if session.total_epochs else "")
         if session.source == "follow":
             self.set_progress("batches", 0, 0, "per-epoch only when following a run")
         elif session.batches_per_epoch:
-            loss = f" loss {session.batch_loss:.4f}" if session.batch else ""
+            loss = f" loss {mse(session.batch_loss)}" if session.batch else ""
             eta = format_eta(session.batch_eta_s()) if session.active else "--:--"
             self.set_progress("batches", session.batches_per_epoch, session.batch,
                               f"{session.batch}/{session.batches_per_epoch}{loss} eta {eta}")
