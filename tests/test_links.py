@@ -20,7 +20,7 @@ from lstm_core.events import EpochEnd
 from lstm_core.figures import NAMES as FIGURES
 from lstm_core.parallel import JobReport
 from lstm_core.files import append_text, atomic_write_text, ensure_folder, open_own_file
-from lstm_core.repeats import SUMMARY_JSON, SUMMARY_MD, run_repeats
+from lstm_core.repeats import SUMMARY_JSON, SUMMARY_MD, SeedOutcome, run_repeats
 from lstm_core.report import REPORT_HTML, REPORT_MD
 from lstm_core.rundir import BEST, LAST, LOCK, METRICS, RESULTS, STATUS, RunDir
 from lstm_core.runner import resume_training, run_training
@@ -201,11 +201,10 @@ def test_repeats_replace_links_in_the_parent(no_report, tiny_config, tmp_path):
     def run_one(seed_config):
         outcome = run_training(seed_config)
         outside.plant(Path(seed_config.run_dir).parent, [SUMMARY_JSON, SUMMARY_MD])
-        return JobReport(0, "", outcome.training.status, "", {"results": outcome.results,
-                                                              "run_dir": str(outcome.run_dir.path)})
+        return JobReport(0, "", outcome.training.status, "", SeedOutcome(outcome.results, str(outcome.run_dir.path)))
 
     parent, summary, _ = run_repeats(config, 2, tmp_path / "runs", 1, run_one)
-    assert summary is not None and len(summary["seeds"]) == 2
+    assert summary is not None and len(summary.seeds) == 2
     outside.assert_untouched()
     assert (parent / SUMMARY_MD).is_file() and not (parent / SUMMARY_MD).is_symlink()
 
@@ -235,5 +234,5 @@ def test_new_run_directories_are_private(no_report, tiny_config, tmp_path):
     run = run_training(tiny_config(epochs=1), runs_root=tmp_path / "runs").run_dir.path
     assert os.stat(run).st_mode & 0o777 == 0o700
     parent, _, _ = run_repeats(tiny_config(epochs=1), 2, tmp_path / "runs", 1,
-                               lambda c: JobReport(0, "", "finished", "", {"results": None, "run_dir": ""}))
+                               lambda c: JobReport(0, "", "finished", "", SeedOutcome(None, "")))
     assert os.stat(parent).st_mode & 0o777 == 0o700
