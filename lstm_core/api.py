@@ -24,7 +24,7 @@ from .metrics import amplitude_spectrum
 from .outcome import RunEvaluation, RunOutcome
 from .results import Results
 from .rundir import RunDir
-from .runlist import RunSummary
+from .runlist import RunSummary, time_text
 from .runlist import list_runs as _list_runs
 from .status import RunStatus, is_complete, is_ended, state_text
 from .stopping import StopFlag, detach_from_terminal, stop_signals
@@ -39,7 +39,7 @@ __all__ = [
     "list_runs", "evaluate_run", "export_report", "extract_audio", "compare_runs", "main",
     "StopFlag", "stop_signals", "detach_from_terminal", "RunOutcome", "RunEvaluation", "RunDir", "RunWatcher",
     "RunSummary", "ComparedRun", "differing_settings", "metrics_rows", "tables", "epoch_line", "amplitude_spectrum",
-    "state_text", "is_ended", "is_complete", "RunConfig", "RunStarted", "BatchProgress", "EpochEnd", "EpochRecord", "Preview", "RunEnded",
+    "state_text", "time_text", "is_ended", "is_complete", "RunConfig", "RunStarted", "BatchProgress", "EpochEnd", "EpochRecord", "Preview", "RunEnded",
     "TrainerEvent", "EventCallback", "Results", "UserError", "ConfigError", "RunStatus",
     "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED",
     "SystemSampler", "SystemSample", "GPU_FIELDS", "NO_NVML", "NO_PSUTIL", "cuda_index",  # the machine (sysmon.py)
@@ -119,12 +119,15 @@ def evaluate_run(path: RunDir | str | Path) -> RunEvaluation:
     return evaluate(path)
 
 
-def export_report(evaluated: RunEvaluation) -> list[Path]:
-    """report.md, report.html and the PNG figures of an evaluated run, written
-    into its directory; their paths."""
-    from .report import export_run
+def export_report(evaluated: RunEvaluation | RunDir | str | Path) -> list[Path]:
+    """report.md, report.html, the PNG figures and results.json of a run,
+    written into its directory under the run's lock (its best.pt evaluated
+    again there, so the report says what the status beside it says); their
+    paths. UserError, one line, while another process trains or reports it."""
+    from .report import report_run
 
-    return export_run(evaluated)
+    run = evaluated.run_dir if isinstance(evaluated, RunEvaluation) else evaluated
+    return report_run(run, "export")[1]
 
 
 def extract_audio(audio: str | Path, run: str | Path, out: Optional[str | Path] = None) -> "Extraction":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import unicodedata
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,6 +308,9 @@ def parse_value(name: str, raw: Any) -> Any:
     kind = field_type(name)
     if "blank" in meta and isinstance(raw, str) and not raw.strip():
         raw = meta["blank"]
+    if isinstance(raw, str) and any(unicodedata.category(ch) == "Cc" for ch in raw.strip()):
+        # escapes, DEL, C1 codes (a terminal's CSI): pasted, never typed; in any field
+        raise ConfigError(name, f"must not contain control characters (got {echo(raw)})")
     try:
         if kind is bool:
             if isinstance(raw, bool):
@@ -334,8 +338,6 @@ def parse_value(name: str, raw: Any) -> Any:
             if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
                 raise ValueError
             value = str(raw).strip()
-            if any(ord(ch) < 32 for ch in value):
-                raise ConfigError(name, "must not contain control characters")
     except (TypeError, ValueError, OverflowError):
         expected = {bool: "true or false", int: "a whole number", float: "a number",
                     list: "a list of numbers, e.g. 1,3,5,7", str: "text"}[kind]

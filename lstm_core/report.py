@@ -242,3 +242,20 @@ def export_report(run_dir: RunDir, evaluation: Evaluation, training: TrainingFac
 def export_run(run: RunEvaluation) -> list[Path]:
     """The report of a run evaluated again (`freq-tui report`, the app's Export)."""
     return export_report(run.run_dir, run.evaluation, run.results.training, run.run_dir.read_metrics())
+
+
+def report_run(path: str | Path | RunDir, role: str = "report") -> tuple[RunEvaluation, list[Path]]:
+    """Evaluate the run's best.pt again and rewrite its report and
+    results.json (`freq-tui report`, the app's Export), holding the run's
+    lock from the first read to the last write: refused while the run
+    trains or another report is written, so what is written matches the
+    status beside it. Everything is computed before the first file is
+    written."""
+    from .evaluation import evaluate_run
+
+    run_dir = path if isinstance(path, RunDir) else RunDir.open(path)
+    with run_dir.writing(role):
+        run = evaluate_run(run_dir)
+        paths = export_run(run)
+        run_dir.write_results(run.results)
+    return run, paths

@@ -39,7 +39,8 @@ def trained_run(tmp_path_factory):
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+    """The run's files (not .lock: it names whoever held the run last)."""
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file() and p.name != ".lock"}
 
 
 def png_dpi(data: bytes) -> float:

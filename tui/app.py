@@ -30,7 +30,7 @@ from .locale_check import utf8_problem
 from .messages import BatchesDone, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
 from .terminal import TerminalGone, hangup_aware
 from .screens.configure import ConfigureScreen
-from .screens.dialogs import ConfirmDialog, ErrorDialog
+from .screens.dialogs import ConfirmDialog, ErrorDialog, failure_text
 from .screens.evaluate import EvaluateScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
@@ -64,6 +64,7 @@ class FreqApp(App):
         self.on_hangup = "continue"  # the training run's setting (config.on_hangup)
         self.hung_up = False  # the terminal went away: the app has stopped drawing
         self.evaluation_target: Optional[str] = None
+        self.evaluation_requests = 0  # how often a run was opened on Evaluate
         # The evaluation an app run ended with: Evaluate shows it as it is
         # (r evaluates best.pt again).
         self.carried_evaluation: Optional[api.RunEvaluation] = None
@@ -123,8 +124,8 @@ class FreqApp(App):
         self.stop_following()
         try:
             run_dir = api.new_run_dir(config, self.runs_root)  # device, precision, memory checked first
-        except UserError as exc:
-            self.push_screen(ErrorDialog("Cannot start training", str(exc)))
+        except (UserError, OSError) as exc:
+            self.push_screen(ErrorDialog("Cannot start training", failure_text(exc)))
             return False
         from .worker import train_in_worker
 
@@ -141,8 +142,8 @@ class FreqApp(App):
             run = api.open_run(path)
             config = run.read_config()
             run.check_resumable()
-        except UserError as exc:
-            self.push_screen(ErrorDialog("Cannot resume run", str(exc)))
+        except (UserError, OSError) as exc:
+            self.push_screen(ErrorDialog("Cannot resume run", failure_text(exc)))
             return False
         self.stop_following()
         from .worker import resume_in_worker
@@ -251,8 +252,8 @@ class FreqApp(App):
         try:
             run = api.open_run(path)
             config = run.read_config()
-        except UserError as exc:
-            self.push_screen(ErrorDialog("Cannot follow run", str(exc)))
+        except (UserError, OSError) as exc:
+            self.push_screen(ErrorDialog("Cannot follow run", failure_text(exc)))
             return
         self.stop_following()
         self.session = TrainingSession(run_dir=str(run.path), source="follow", state=run.state(),
@@ -275,6 +276,7 @@ class FreqApp(App):
     # ---- evaluation -------------------------------------------------------------
     def open_evaluation(self, path: str) -> None:
         self.evaluation_target = path
+        self.evaluation_requests += 1
         self.switch_mode("evaluate")
 
     # ---- app-wide actions -------------------------------------------------------
