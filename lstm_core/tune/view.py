@@ -8,8 +8,9 @@ import time
 from typing import Any, Optional
 
 from rich.console import Console
-from rich.live import Live
 from rich.table import Table
+
+from ..parallel_view import LiveTable
 
 
 MAX_ROWS = 30  # the newest; older ones are in tune.md
@@ -30,24 +31,10 @@ def trial_rows(study) -> dict[int, dict[str, Any]]:
     return rows
 
 
-class TrialsTable:
+class TrialsTable(LiveTable):
     def __init__(self, console: Console, title: str, rows: Optional[dict[int, dict[str, Any]]] = None):
-        self.console = console
-        self.title = title
         self.rows: dict[int, dict[str, Any]] = rows or {}
-        self.live = Live(self.render(), console=console, refresh_per_second=2) if console.is_terminal else None
-
-    def __enter__(self) -> "TrialsTable":
-        if self.live:
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.live:
-            self.live.update(self.render())
-            self.live.__exit__(*exc)
-        else:
-            self.console.print(self.render())
+        super().__init__(console, title)
 
     def best(self) -> Optional[tuple[int, float]]:
         scored = [(n, r["value"]) for n, r in self.rows.items() if r.get("state") == "complete"
@@ -88,5 +75,4 @@ class TrialsTable:
             note = f" ({update['note']})" if update.get("note") else ""
             colour = {"complete": "green", "pruned": "yellow"}.get(update["state"], "red")
             self.console.print(f"[{colour}]trial {update['trial']}: {update['state']}[/]{value}{note}", highlight=False)
-        if self.live:
-            self.live.update(self.render())
+        self.refresh()
