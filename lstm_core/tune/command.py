@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional
 
 from ..config import FIELDS, RunConfig, build_config, load_preset, load_toml
 from ..errors import ConfigError, UserError, echo
+from ..files import ensure_folder
 from .objective import OBJECTIVES
 from .space import Space, default_space, parse_space
 from .study import DEFAULT_STUDY, StudySpec
@@ -124,10 +125,7 @@ def prepare(spec: StudySpec):
         open_storage(spec.storage, out)  # unreachable: one line, and no study directory
     if out.exists() and not out.is_dir():
         raise UserError(str(out), "is a file, not a study directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(str(out), f"cannot create the study directory ({exc.strerror})") from None
+    ensure_folder(out, "the study directory")  # never filled through a link
     return open_study(spec, create=True)
 
 

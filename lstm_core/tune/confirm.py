@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import build_config
+from ..files import ensure_folder, open_own_file
 from ..rundir import RunDir
 
 CONFIRM_DIR = "confirm"
@@ -26,7 +27,7 @@ def confirm_seeds(n: int) -> list[dict[str, int]]:
 
 @contextlib.contextmanager
 def _lock(path: Path):
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_own_file(path, os.O_RDWR | os.O_CREAT, 0o644)  # never through a link
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -62,7 +63,7 @@ def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]]
     from ..repeats import train_job
 
     root = out / CONFIRM_DIR / f"trial-{trial_number:04d}"
-    root.mkdir(parents=True, exist_ok=True)
+    ensure_folder(root)
     with _lock(root / "confirm.lock"):
         todo, rows = [], {label: {} for label in configs}
         # set by set, the configs side by side: J at once, both see the same load
