@@ -72,7 +72,7 @@ def study_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Space]:
     flags = {name: getattr(args, name) for name in FIELDS if getattr(args, name, None) is not None}
     for name in ("run_dir", "run_name"):
         if name in flags:
-            raise UserError("--" + name.replace("_", "-"), "a study's runs go in --out (trials/, confirm/)")
+            raise UserError("--" + name.replace("_", "-"), "a study's runs go in --out (trial-NNNN-set-K, confirm-NNNN-...)")
     base = build_config(preset, file_values, flags)
     if config_space is not None and not args.space:
         space = parse_space(config_space, f"{args.config}: [space]")
