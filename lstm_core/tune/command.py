@@ -7,7 +7,6 @@ import argparse
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..config import FIELDS, RunConfig, build_config, load_preset, load_toml
@@ -275,7 +274,7 @@ def run_to_end(spec: StudySpec, jobs: int, stop, on_loaded: Callable[[dict], Non
     study = prepare(spec)
     on_loaded(trial_rows(study))
     _, wall_s, reports = run_workers(spec, jobs, stop, on_update)
-    paths = write_report(study, spec, wall_s=wall_s)
+    write_report(study, spec, wall_s=wall_s)
     top = ranked(study)
     failed = [r.message for r in reports if r.status == "failed"]
     return StudyEnd(stop.is_set(), (top[0].number, top[0].value) if top else None,
