@@ -7,7 +7,6 @@ import argparse
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..config import FIELDS, RunConfig, build_config, load_preset, load_toml
@@ -73,7 +72,7 @@ def study_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Space]:
     flags = {name: getattr(args, name) for name in FIELDS if getattr(args, name, None) is not None}
     for name in ("run_dir", "run_name"):
         if name in flags:
-            raise UserError("--" + name.replace("_", "-"), "a study's runs go in --out (trials/, confirm/)")
+            raise UserError("--" + name.replace("_", "-"), "a study's runs go in --out (trial-NNNN-set-K, confirm-NNNN-...)")
     base = build_config(preset, file_values, flags)
     if config_space is not None and not args.space:
         space = parse_space(config_space, f"{args.config}: [space]")
@@ -273,7 +272,7 @@ def run_to_end(spec: StudySpec, jobs: int, stop, on_loaded: Callable[[dict], Non
     study = prepare(spec)
     on_loaded(trial_rows(study))
     _, wall_s, reports = run_workers(spec, jobs, stop, on_update)
-    paths = write_report(study, spec, wall_s=wall_s)
+    write_report(study, spec, wall_s=wall_s)
     top = ranked(study)
     failed = [r.message for r in reports if r.status == "failed"]
     return StudyEnd(stop.is_set(), (top[0].number, top[0].value) if top else None,
