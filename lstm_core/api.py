@@ -24,22 +24,25 @@ from .metrics import amplitude_spectrum
 from .outcome import RunEvaluation, RunOutcome
 from .results import Results
 from .rundir import RunDir
-from .runlist import RunSummary
+from .runlist import RunSummary, time_text
 from .runlist import list_runs as _list_runs
 from .status import RunStatus, is_complete, is_ended, state_text
 from .stopping import StopFlag, detach_from_terminal, stop_signals
+from .sysmon import GPU_FIELDS, NO_NVML, NO_PSUTIL, SystemSample, SystemSampler, cuda_index
 
 if TYPE_CHECKING:
     from .audio import Extraction
 
 __all__ = [
+    "study_spec", "run_study", "StudySpec", "StudyEnd", "OBJECTIVES", "params_text",
     "start_run", "new_run_dir", "resume_run", "open_run", "check_environment", "follow_run", "preview",
     "list_runs", "evaluate_run", "export_report", "extract_audio", "compare_runs", "main",
     "StopFlag", "stop_signals", "detach_from_terminal", "RunOutcome", "RunEvaluation", "RunDir", "RunWatcher",
     "RunSummary", "ComparedRun", "differing_settings", "metrics_rows", "tables", "epoch_line", "amplitude_spectrum",
-    "state_text", "is_ended", "is_complete", "RunConfig", "RunStarted", "BatchProgress", "EpochEnd", "EpochRecord", "Preview", "RunEnded",
+    "state_text", "time_text", "is_ended", "is_complete", "RunConfig", "RunStarted", "BatchProgress", "EpochEnd", "EpochRecord", "Preview", "RunEnded",
     "TrainerEvent", "EventCallback", "Results", "UserError", "ConfigError", "RunStatus",
     "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED",
+    "SystemSampler", "SystemSample", "GPU_FIELDS", "NO_NVML", "NO_PSUTIL", "cuda_index",  # the machine (sysmon.py)
 ]
 
 
@@ -116,12 +119,15 @@ def evaluate_run(path: RunDir | str | Path) -> RunEvaluation:
     return evaluate(path)
 
 
-def export_report(evaluated: RunEvaluation) -> list[Path]:
-    """report.md, report.html and the PNG figures of an evaluated run, written
-    into its directory; their paths."""
-    from .report import export_run
+def export_report(evaluated: RunEvaluation | RunDir | str | Path) -> list[Path]:
+    """report.md, report.html, the PNG figures and results.json of a run,
+    written into its directory under the run's lock (its best.pt evaluated
+    again there, so the report says what the status beside it says); their
+    paths. UserError, one line, while another process trains or reports it."""
+    from .report import report_run
 
-    return export_run(evaluated)
+    run = evaluated.run_dir if isinstance(evaluated, RunEvaluation) else evaluated
+    return report_run(run, "export")[1]
 
 
 def extract_audio(audio: str | Path, run: str | Path, out: Optional[str | Path] = None) -> "Extraction":
@@ -149,3 +155,22 @@ def main(argv: Optional[Sequence[str]] = None, *, add_commands: Optional[Callabl
     from . import cli
 
     return cli.main(argv, parser=cli.build_parser(add_commands), process=process)
+
+
+# ---- studies (freq-tui tune, the Tune screen) ----------------------------------
+from .tune.command import StudyEnd, study_spec  # noqa: E402  (no optuna, no torch until a study runs)
+from .tune.objective import OBJECTIVES  # noqa: E402
+from .tune.study import StudySpec  # noqa: E402
+from .tune.view import params_text  # noqa: E402
+
+
+def run_study(spec: StudySpec, jobs: int, stop: StopFlag, on_loaded: Callable[[dict], None],
+              on_update: Callable[[dict], None]) -> StudyEnd:
+    """Run the study `spec` (study_spec) J trials at once until it holds its
+    trials or `stop`, then write best.toml, tune.md and tune.html. on_loaded
+    gets the trials it already held, on_update each trial's changes (dicts
+    with trial, state, params, value, train_time_s, epoch...)."""
+    from .tune.command import run_to_end
+
+    return run_to_end(spec, jobs, stop, on_loaded, on_update)
+

@@ -23,7 +23,7 @@ import torch
 
 from .config import MAX_INPUT_VALUES
 from .errors import UserError
-from .files import MAX_AUDIO_BYTES, atomic_write, atomic_write_bytes, atomic_write_text, read_regular
+from .files import MAX_AUDIO_BYTES, atomic_write, atomic_write_bytes, atomic_write_text, ensure_folder, read_regular
 
 WAVE_FORMAT_PCM = 0x0001
 WAVE_FORMAT_IEEE_FLOAT = 0x0003
@@ -254,12 +254,7 @@ def extract_audio(
     components = feeding.predict(model, config, inputs).cpu().numpy().astype(np.float64)
 
     out = Path(out_dir) if out_dir is not None else default_out_dir(audio_path)
-    if out.exists() and not out.is_dir():
-        raise UserError(str(out), "output path exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(str(out), f"cannot create output directory ({exc.strerror})") from None
+    ensure_folder(out, "output directory")
     result = Extraction(
         source=audio_path, out_dir=out, files=[], source_rate=audio.rate, fs=config.fs, gain=gain, t=t,
         signal=signal, frequencies=frequencies, components=components,

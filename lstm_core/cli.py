@@ -13,6 +13,7 @@ import numpy as np
 
 from .config import FIELDS, build_config, check_repeats, field_type, list_presets, load_preset, load_toml
 from . import eval_commands
+from .console_streams import guard_std_streams, note_into
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, SUBJECT_LIMIT, UserError, clip, echo
 from .formatting import mse
 from .status import RunStatus
@@ -113,6 +114,9 @@ def build_parser(add_commands: Optional[Callable[[Any], None]] = None) -> argpar
     runs.add_argument("--runs-root", default="runs", help="where the run directories are (default: runs)")
     runs.add_argument("--json", action="store_true", help="one JSON list instead of the table")
     runs.set_defaults(handler=cmd_runs)
+    from .tune.command import add_tune_parser  # no optuna import: quick
+
+    add_tune_parser(sub)
     if add_commands is not None:
         add_commands(sub)
     return parser
@@ -166,7 +170,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UserError("--jobs", "runs repeats in parallel: give --repeats N (N >= 2) with it")
 
     from .api import resume_run, start_run
-    from .console_view import TrainingView, print_results
+    from .console_view import TrainingView
 
     with stop_signals(StopFlag(), on_hangup) as stop:
         if args.repeats > 1:
@@ -176,14 +180,24 @@ def cmd_train(args: argparse.Namespace) -> int:
                 outcome = resume_run(args.resume, on_event=view.handle, stop=stop)
             else:
                 outcome = start_run(config, runs_root=args.runs_root, on_event=view.handle, stop=stop)
-    view.console.print(f"Run directory: [bold]{outcome.run_dir.path}[/]")
+    try:
+        return _print_outcome(view.console, outcome)
+    finally:
+        note_into(outcome.run_dir.path)  # a console write that failed, in the run's console.log
+
+
+def _print_outcome(console, outcome) -> int:
+    from .console_view import print_results, print_system
+
+    console.print(f"Run directory: [bold]{outcome.run_dir.path}[/]")
     if outcome.results is not None:
-        print_results(view.console, outcome.results)
-        eval_commands.print_report_paths(view.console, outcome)
+        print_results(console, outcome.results)
+        print_system(console, outcome.results.training.system)
+        eval_commands.print_report_paths(console, outcome)
     status = RunStatus(outcome.training.status)
     if status in (RunStatus.INTERRUPTED, RunStatus.CANCELLED):
-        view.console.print(f"[yellow]Stopped:[/] {outcome.training.message}. "
-                           f"Continue with: freq-tui train --resume {outcome.run_dir.path}")
+        console.print(f"[yellow]Stopped:[/] {outcome.training.message}. "
+                      f"Continue with: freq-tui train --resume {outcome.run_dir.path}")
         return EXIT_INTERRUPTED
     if status == RunStatus.DIVERGED:
         print(f"freq-tui: error: {outcome.training.message}", file=sys.stderr)
@@ -211,6 +225,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         for run in runs:
             if run.stale:
                 print(f"{run.path.name}: {STALE_TEXT}; {RunDir(run.path).resume_hint()}")
+            elif run.reason:
+                print(f"{run.path.name}: unreadable ({run.reason})")
     return EXIT_OK
 
 
@@ -275,13 +291,17 @@ def main(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.Argumen
     """The command line. `process` (default: argv is None, the process's own
     arguments): the process ends after this, so a Ctrl+C while it shuts
     down ends it with one line too."""
+    process = process if process is not None else argv is None
+    argv = sys.argv[1:] if argv is None else argv
+    if process and list(argv[:1]) != ["app"]:  # the app draws on the terminal itself
+        guard_std_streams()  # output that goes away never fails a run
     try:
-        return _main(sys.argv[1:] if argv is None else argv, parser)
+        return _main(argv, parser)
     except KeyboardInterrupt:  # while parsing or importing, before a handler runs
         print("freq-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        if process if process is not None else argv is None:
+        if process:
             _quiet_shutdown()
 
 

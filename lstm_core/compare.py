@@ -143,20 +143,17 @@ def render_pngs(runs: Sequence[ComparedRun]) -> dict[str, bytes]:
 
 def write_comparison(runs: Sequence[ComparedRun], out: str | Path, title: Optional[str] = None) -> list[Path]:
     """compare.md, compare.html and the PNGs into `out` (made if missing)."""
-    from .files import atomic_write_bytes, atomic_write_text
+    from .files import atomic_write_bytes, atomic_write_text, check_real_folder, ensure_folder
     from .report import to_html, to_markdown
 
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(str(out), "is not a folder")
+    if out.exists() or out.is_symlink():
+        check_real_folder(out)  # before anything is drawn
     title = title or "freq-lstm comparison: " + " vs ".join(run.label for run in runs)
     parts = sections(runs)
     pngs = render_pngs(runs)
     markdown, page = to_markdown(title, parts, CAPTIONS), to_html(title, parts, pngs, CAPTIONS)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(str(out), f"cannot create folder ({exc.strerror})") from None
+    ensure_folder(out)
     for name, data in pngs.items():
         atomic_write_bytes(out / name, data)
     atomic_write_text(out / COMPARE_MD, markdown)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import unicodedata
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,10 @@ def knob(default: Any, *, group: str, help: str, **rules: Any) -> Any:
     pattern (a regular expression the whole value must match) with
     pattern_help (what to tell the user it must be); blank (the value an
     empty entry stands for, where leaving a field empty is allowed).
+    Tuning (`freq-tui tune`, lstm_core/tune/space.py): tune = (low, high) or
+    (low, high, "log"), the field's range in the default search space;
+    tune_if = a test of the base config, where the field only matters for some
+    (it then joins the default space only where the test holds).
     """
     meta = {"group": group, "help": help, **rules}
     if isinstance(default, list):
@@ -99,10 +104,12 @@ class RunConfig:
              "causal attention over the window), multitask (S only in, all frequencies out, state carried)",
         choices=MODEL_CHOICES,
     )
-    hidden_size: int = knob(64, group="model", help="LSTM hidden units", min=1, max=4096)
-    num_layers: int = knob(1, group="model", help="Stacked LSTM layers", min=1, max=16)
-    dropout: float = knob(0.0, group="model", help="Dropout between LSTM layers", min=0.0, lt=1.0)
-    sequence_length: int = knob(10, group="model", help="Window length L (sequence and attention models)", min=1, max=COUNT_MAX)
+    hidden_size: int = knob(64, group="model", help="LSTM hidden units", min=1, max=4096, tune=(8, 256, "log"))
+    num_layers: int = knob(1, group="model", help="Stacked LSTM layers", min=1, max=16, tune=(1, 3))
+    dropout: float = knob(0.0, group="model", help="Dropout between LSTM layers", min=0.0, lt=1.0,
+                          tune=(0.0, 0.5), tune_if=lambda c: c.num_layers >= 2)
+    sequence_length: int = knob(10, group="model", help="Window length L (sequence and attention models)", min=1, max=COUNT_MAX,
+                               tune=(5, 100, "log"), tune_if=lambda c: c.model in WINDOW_MODELS)
     carry_state: bool = knob(
         False, group="model", help="Sequence/attention model: carry state across consecutive windows (TBPTT)"
     )
@@ -115,18 +122,19 @@ class RunConfig:
     chrono_init: int = knob(
         0, group="model",
         help="Chrono initialisation of the gate biases for time scales up to this many steps (0: PyTorch default)",
-        min=0, max=COUNT_MAX,
+        min=0, max=COUNT_MAX, tune=(0, 2000),
     )
     # --- training -----------------------------------------------------------
     epochs: int = knob(50, group="training", help="Maximum epochs", min=1, max=COUNT_MAX)
     batch_size: int = knob(
         32, group="training",
         help="sequence/attention: windows per update; stateful/multitask: time steps per update (all streams)",
-        min=1, max=COUNT_MAX,
+        min=1, max=COUNT_MAX, tune=(10, 200, "log"),
     )
-    lr: float = knob(1e-3, group="training", help="Adam learning rate", gt=0.0, max=10.0)
+    lr: float = knob(1e-3, group="training", help="Adam learning rate", gt=0.0, max=10.0, tune=(1e-4, 3e-2, "log"))
     weight_decay: float = knob(0.0, group="training", help="Adam weight decay", min=0.0, max=1e6)
-    grad_clip: float = knob(1.0, group="training", help="Gradient-norm clip (0 turns it off)", min=0.0, max=1e12)
+    grad_clip: float = knob(1.0, group="training", help="Gradient-norm clip (0 turns it off)", min=0.0, max=1e12,
+                            tune=(0.1, 10.0, "log"))
     patience: int = knob(10, group="training", help="Early stopping: epochs without improvement", min=1, max=COUNT_MAX)
     lr_patience: int = knob(3, group="training", help="ReduceLROnPlateau patience, epochs", min=0, max=COUNT_MAX)
     lr_factor: float = knob(0.5, group="training", help="ReduceLROnPlateau factor", gt=0.0, lt=1.0)
@@ -144,7 +152,7 @@ class RunConfig:
     augment_snr_db: float = knob(
         0.0, group="training",
         help="Training only: add white Gaussian noise to S at this SNR in dB, fresh each epoch (0 = off)",
-        min=-40.0, max=120.0, blank=0.0,
+        min=-40.0, max=120.0, blank=0.0, tune=(10.0, 40.0),
     )
     ema_decay: float = knob(
         0.0, group="training",
@@ -300,6 +308,9 @@ def parse_value(name: str, raw: Any) -> Any:
     kind = field_type(name)
     if "blank" in meta and isinstance(raw, str) and not raw.strip():
         raw = meta["blank"]
+    if isinstance(raw, str) and any(unicodedata.category(ch) == "Cc" for ch in raw.strip()):
+        # escapes, DEL, C1 codes (a terminal's CSI): pasted, never typed; in any field
+        raise ConfigError(name, f"must not contain control characters (got {echo(raw)})")
     try:
         if kind is bool:
             if isinstance(raw, bool):
@@ -327,8 +338,6 @@ def parse_value(name: str, raw: Any) -> Any:
             if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
                 raise ValueError
             value = str(raw).strip()
-            if any(ord(ch) < 32 for ch in value):
-                raise ConfigError(name, "must not contain control characters")
     except (TypeError, ValueError, OverflowError):
         expected = {bool: "true or false", int: "a whole number", float: "a number",
                     list: "a list of numbers, e.g. 1,3,5,7", str: "text"}[kind]
@@ -476,9 +485,11 @@ def build_config(*layers: Mapping[str, Any]) -> RunConfig:
 FIELDS_PHASE_INDEX = {"phase_low": 0, "phase_high": 1}
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
+def load_toml(path: str | Path, tables: tuple[str, ...] = ()) -> dict[str, Any]:
     """Read a TOML config file into raw settings. Raises ConfigError naming
-    the file for anything unreadable or unknown."""
+    the file for anything unreadable or unknown. `tables`: top-level tables
+    that are not settings (a study's [space]); they are returned whole under
+    their own key."""
     from .files import MAX_CONFIG_BYTES, read_regular
 
     path = Path(path)
@@ -498,6 +509,9 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(str(path), "is not valid TOML for a config: values nested too deeply") from None
     raw: dict[str, Any] = {}
     for key, value in data.items():
+        if key in tables:
+            raw[key] = value
+            continue
         # Section tables ([data], [model], ...) are allowed and flattened.
         items = value.items() if isinstance(value, dict) else [(key, value)]
         for sub_key, sub_value in items:

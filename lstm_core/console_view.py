@@ -10,6 +10,7 @@ from .events import BatchProgress, EpochEnd, EpochRecord, RunEnded, RunStarted, 
 from . import tables
 from .formatting import mse, seconds
 from .results import Results
+from .sysmon import summary_line
 from .tables import TextTable
 
 
@@ -87,3 +88,10 @@ def print_results(console: Console, results: Results) -> None:
     snr = results.training.augment_snr_db
     console.print(_rich_table(f"Input ablation (test MSE; training augmentation: {f'{snr:g} dB' if snr else 'off'})",
                               tables.ablation(scores)))
+
+
+def print_system(console: Console, summary) -> None:
+    """The machine while the run trained (peak memory, mean loads), one line."""
+    line = summary_line(summary)
+    if line:
+        console.print(f"Machine while training: {line}", highlight=False)

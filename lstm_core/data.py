@@ -106,12 +106,15 @@ def generate_for(config: RunConfig, seed: int) -> SignalSet:
     )
 
 
-def splits_for(config: RunConfig) -> dict[str, SignalSet]:
+def splits_for(config: RunConfig, with_test: bool = True) -> dict[str, SignalSet]:
     """Train, validation and test sets: same targets, three noise seeds. The
     validation set is its own draw, never the test set and never a shuffle
-    of the training stream (which would break its temporal order)."""
-    return {
+    of the training stream (which would break its temporal order).
+    with_test=False: training only, the test set is never drawn."""
+    splits = {
         "train": generate_for(config, config.train_seed),
         "val": generate_for(config, config.val_seed),
-        "test": generate_for(config, config.test_seed),
     }
+    if with_test:
+        splits["test"] = generate_for(config, config.test_seed)
+    return splits

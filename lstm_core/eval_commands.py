@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .console_streams import note_into
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UserError
 from .rundir import claim_new_path, timestamped
 from .status import RunStatus, state_text
@@ -26,12 +27,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from .console_view import print_results
-    from .evaluation import evaluate_run
-    from .report import export_run
-    run = evaluate_run(args.run_dir)
+    from .report import report_run
+
+    run, paths = report_run(args.run_dir)
     run_dir = run.run_dir
-    paths = export_run(run)
-    run_dir.write_results(run.results)
     console = Console()
     print_results(console, run.results)
     console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the figures, results.json)")
@@ -40,6 +39,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         console.print(f"[yellow]Run status: {state_text(state)}[/]; {run_dir.resume_hint()}", highlight=False)
     else:
         console.print(f"Run status: {state}", highlight=False)
+    note_into(run_dir.path)
     return EXIT_OK
 
 
@@ -60,6 +60,10 @@ def _data_config(trained, args: argparse.Namespace):
 
 
 def _new_output_dir(path: Path) -> None:
+    if path.is_symlink():
+        from .files import check_real_folder
+
+        check_real_folder(path, "output directory")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UserError(str(path), "output directory already exists and is not empty (choose a new --out)")
 
@@ -136,7 +140,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .console_view import print_results
     from .device import check_environment
     from .evaluation import evaluate_checkpoint
-    from .files import MAX_CHECKPOINT_BYTES, atomic_write_bytes, read_regular
+    from .files import MAX_CHECKPOINT_BYTES, atomic_write_bytes, ensure_folder, read_regular
     from .report import export_report
     from .results import Results
     from .rundir import RunDir
@@ -156,12 +160,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     history = RunDir(checkpoint.parent).read_metrics() or _checkpoint_history(payload)
     results = Results(training, evaluation.scores)
     created = _first_missing(out)
+    ensure_folder(out, "output directory", mode=0o700)  # private, as every run directory
+    run_dir = RunDir(out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(str(out), f"cannot create output directory ({exc.strerror})") from None
-    try:
-        run_dir = RunDir(out)
+        run_dir.acquire("evaluation")  # one writer at a time, as in a run
         run_dir.write_config(config)
         atomic_write_bytes(run_dir.best_checkpoint, read_regular(checkpoint, "checkpoint file", MAX_CHECKPOINT_BYTES))
         run_dir.rewrite_metrics(history)
@@ -170,14 +172,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         run_dir.write_status(RunStatus.EVALUATED, message=training.stop_reason, test_mse=results.scores.test_mse,
                              verdict=results.scores.verdict.code)
     except BaseException:  # Ctrl+C, a full disk: no half-written --out is left to block a re-run
+        run_dir.release()
         _remove_output(out, created)
         raise
+    run_dir.release()
     console = Console()
     console.print(f"Evaluated [bold]{checkpoint}[/] on noise {config.noise} "
                   f"(phase {config.phase_range[0]:g}..{config.phase_range[1]:g} rad, amplitude "
                   f"{config.amplitude_low:g}..{config.amplitude_high:g}, test seed {config.test_seed})")
     print_results(console, results)
     console.print(f"Output directory: [bold]{out}[/]  report: {paths[1]}")
+    note_into(out)
     return EXIT_OK
 
 
@@ -244,6 +249,7 @@ def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
         if not (report.value and report.value.results):
             console.print(f"[yellow]{report.label}: {report.status}[/] ({report.message})", highlight=False)
     statuses = [r.status for r in reports]
+    note_into(parent)
     if stop.is_set() or any(RunStatus(s).stopped for s in statuses):
         started = sum(s != RunStatus.NOT_STARTED for s in statuses)
         console.print(f"[yellow]Stopped: {started} of {repeats} runs started[/]")

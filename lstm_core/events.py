@@ -32,6 +32,10 @@ class BatchProgress:
     loss: float  # mean training loss of the epoch so far
 
 
+SYSTEM_FIELDS = ("cpu_percent", "rss_mb", "gpu_util_percent", "gpu_mem_used_mb", "gpu_mem_total_mb", "gpu_temp_c",
+                 "gpu_power_w")  # EpochRecord's machine figures, in lstm_core.sysmon's terms
+
+
 @dataclass(frozen=True)
 class EpochRecord:
     """One finished epoch: a line of metrics.jsonl, an entry of the history
@@ -46,9 +50,18 @@ class EpochRecord:
     epoch_time: float = 0.0
     is_best: bool = False  # its validation loss beat every epoch before it
     trained_length: Optional[int] = None  # a curriculum's prefix: steps from the reset trained on (None: no curriculum)
+    # The machine during the epoch (lstm_core/sysmon.py), None where not read:
+    cpu_percent: Optional[float] = None  # all cores, mean over the epoch
+    rss_mb: Optional[float] = None  # the training process's resident memory at the epoch's end
+    gpu_util_percent: Optional[float] = None  # mean over the epoch where NVML keeps samples
+    gpu_mem_used_mb: Optional[float] = None
+    gpu_mem_total_mb: Optional[float] = None
+    gpu_temp_c: Optional[float] = None
+    gpu_power_w: Optional[float] = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record's JSON; machine figures that were not read are left out."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in SYSTEM_FIELDS}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "EpochRecord":

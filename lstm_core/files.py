@@ -1,10 +1,21 @@
-"""Atomic file writes: a temporary file in the same folder, then a rename, so
-a process killed at any moment leaves either the old file or the new one.
+"""Every file the product writes, written one way.
+
+Whole files (status, results, reports, figures, checkpoints, ...) are written
+atomically: a new temporary file in the same folder (created with O_EXCL, so
+never through a link), then a rename over the name. A process killed at any
+moment leaves either the old file or the new one; and the rename replaces
+the directory entry itself, so a symbolic link or a hard link in the file's
+place is replaced by the new file and whatever it pointed to is left as it
+was. Files kept open or appended to (the run's lock, a log line) are opened
+with O_NOFOLLOW and refused, by name, when they are a link, have other hard
+links or are not regular files. Folders the product writes into are refused
+when they are links (`ensure_folder`).
 
 A write that fails (full disk, unwritable folder) removes its temporary file,
 leaves the old file as it was, and raises a UserError naming the file."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -36,7 +47,8 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
         raise UserError(str(path), f"cannot write ({exc.strerror or exc.__class__.__name__})") from None
     try:
         try:
-            file_mode = stat.S_IMODE(os.stat(path).st_mode)
+            info = os.lstat(path)  # never the mode of what a link points to
+            file_mode = stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else NEW_FILE_MODE
         except OSError:
             file_mode = NEW_FILE_MODE
         if hasattr(os, "fchmod"):
@@ -57,6 +69,111 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
         raise
     # (No fsync of the folder: after a power cut the rename may be lost, which
     # leaves the previous version, still a whole file.)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+LINK_REFUSED = "is a symbolic link; refused (nothing is written through a link)"
+
+
+def open_own_file(path: Path, flags: int, mode: int = 0o600) -> int:
+    """A file descriptor for writing `path` in place (the lock, an append),
+    never through a link: a symbolic link (O_NOFOLLOW), a file with other
+    hard links, a named pipe, a device or a folder in its place is refused
+    with a UserError naming it, and nothing is written."""
+    path = Path(path)
+    try:
+        fd = os.open(path, flags | _NOFOLLOW | _NONBLOCK | _CLOEXEC | getattr(os, "O_NOCTTY", 0), mode)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):  # EMLINK: the BSDs
+            raise UserError(str(path), LINK_REFUSED) from None
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):  # a named pipe without a reader, a device
+            kind = next((name for test, name in _KINDS if test(mode)), "not a plain file")
+            raise UserError(str(path), f"is {kind}, not a regular file; refused") from None
+        raise UserError(str(path), f"cannot write ({exc.strerror or exc.__class__.__name__})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a plain file")
+            raise UserError(str(path), f"is {kind}, not a regular file; refused")
+        if info.st_nlink > 1:
+            raise UserError(str(path), f"has {info.st_nlink - 1} other hard link(s); refused (nothing is "
+                                       "written through a link)")
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def check_own_file(path: Path) -> None:
+    """For a file a library opens itself (Optuna's study journal): refused,
+    by name, when a symbolic link, a file with other hard links or anything
+    but a regular file is in its place; nothing when it is missing."""
+    path = Path(path)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UserError(str(path), f"cannot write ({exc.strerror or exc.__class__.__name__})") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UserError(str(path), LINK_REFUSED)
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a plain file")
+        raise UserError(str(path), f"is {kind}, not a regular file; refused")
+    if info.st_nlink > 1:
+        raise UserError(str(path), f"has {info.st_nlink - 1} other hard link(s); refused (nothing is "
+                                   "written through a link)")
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append `text` to `path` (made if missing, 0600), never through a link
+    (open_own_file)."""
+    fd = open_own_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError as exc:
+        raise UserError(str(path), f"cannot write ({exc.strerror or exc.__class__.__name__})") from None
+    finally:
+        os.close(fd)
+
+
+def ensure_folder(path: Path, what: str = "folder", mode: int = 0o777) -> Path:
+    """Make the folder `path` (and the folders above it) unless it exists;
+    one that is a symbolic link, or not a folder, is refused by name: files
+    are never written through a link into another folder. (The folders
+    above may be links: a runs root on another disk.)"""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=mode)
+    except FileExistsError:
+        pass  # a file or a dangling link: named below
+    except OSError as exc:
+        raise UserError(str(path), f"cannot create {what} ({exc.strerror or exc.__class__.__name__})") from None
+    check_real_folder(path, what)
+    return path
+
+
+def check_real_folder(path: Path, what: str = "folder") -> None:
+    """UserError unless `path` is a folder itself, not a link to one."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        raise UserError(str(path), f"cannot use {what} ({exc.strerror or exc.__class__.__name__})") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UserError(str(path), f"{what} is a symbolic link (to {os.readlink(path)}); refused: give the "
+                                   "folder it points to, or a new path")
+    if not stat.S_ISDIR(info.st_mode):
+        raise UserError(str(path), f"{what} exists and is not a folder")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

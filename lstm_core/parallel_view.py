@@ -28,15 +28,24 @@ class JobRow:
     test_mse: Optional[float] = None
 
 
-class RunsTable:
-    def __init__(self, labels: Sequence[str], console: Console, title: str):
+class LiveTable:
+    """A table redrawn twice a second on a terminal; off one (a log file, a
+    pipe) printed once, at the end. Subclasses draw it (`render`) and call
+    `refresh` when it changed."""
+
+    def __init__(self, console: Console, title: str):
         self.console = console
         self.title = title
-        self.rows = [JobRow(label) for label in labels]
-        # Off a terminal (a log file, a pipe) the table is printed once, at the end.
         self.live = Live(self.render(), console=console, refresh_per_second=2) if console.is_terminal else None
 
-    def __enter__(self) -> "RunsTable":
+    def render(self) -> Table:
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        if self.live:
+            self.live.update(self.render())
+
+    def __enter__(self):
         if self.live:
             self.live.__enter__()
         return self
@@ -47,6 +56,12 @@ class RunsTable:
             self.live.__exit__(*exc)
         else:
             self.console.print(self.render())
+
+
+class RunsTable(LiveTable):
+    def __init__(self, labels: Sequence[str], console: Console, title: str):
+        self.rows = [JobRow(label) for label in labels]
+        super().__init__(console, title)
 
     def render(self) -> Table:
         table = Table(title=self.title)
@@ -70,8 +85,7 @@ class RunsTable:
             row.epochs = update.total_epochs
         elif isinstance(update, EpochRecord):
             row.last = update
-        if self.live:
-            self.live.update(self.render())
+        self.refresh()
 
     def done(self, report: JobReport, test_mse: float | None = None, result: str = "") -> None:
         """A run ended: its row, and a line naming it and its result (or why it has none)."""
@@ -79,5 +93,4 @@ class RunsTable:
         row.state, row.ended, row.test_mse = report.status, time.monotonic(), test_mse
         colour = "green" if report.value else "red" if report.status == RunStatus.FAILED else "yellow"
         self.console.print(f"[{colour}]{report.label}: {report.status}[/] {result or report.message}", highlight=False)
-        if self.live:
-            self.live.update(self.render())
+        self.refresh()

@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import RunConfig, check_repeats
 from .errors import UserError
-from .files import atomic_write_json, atomic_write_text
+from .files import atomic_write_json, atomic_write_text, check_real_folder, ensure_folder
 from .formatting import correlation, mse, ratio
 from .parallel import JobReport, progress_events, run_parallel, spread_devices
 from .results import Results, Scores
@@ -43,20 +43,18 @@ def make_parent(config: RunConfig, runs_root: str | Path, repeats: int) -> Path:
     runs_root/<timestamp>-<model>-x<N>."""
     if config.run_dir:
         path = Path(config.run_dir)
+        if path.is_symlink():
+            check_real_folder(path, "run directory")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise UserError(str(path), "run directory already exists and is not empty (choose a new --run-dir)")
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(str(path), f"cannot create run directory ({exc.strerror})") from None
-        return path
+        return ensure_folder(path, "run directory", mode=0o700)
     root = Path(runs_root)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(str(root), f"cannot create runs directory ({exc.strerror})") from None
     def made(path: Path) -> Path:
-        path.mkdir()
+        path.mkdir(mode=0o700)  # private, as every run directory
         return path
 
     return claim_new_path(root, timestamped(f"{config.model}-x{repeats}"), made)

@@ -30,6 +30,7 @@ from . import tables
 from .formatting import mse, number, seconds
 from .results import Scores, TrainingFacts
 from .rundir import RunDir
+from .sysmon import summary_rows
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -110,12 +111,22 @@ def sections(config: RunConfig, scores: Scores, training: TrainingFacts, drift: 
             "Band-pass reference per frequency (gain and quadrature coefficients fitted by least squares):",
             _block(tables.bandpass(scores))]),
         ("Training summary", [(("item", "value"), training_rows)]),
+        *([("Machine while training", system_blocks(training.system))] if summary_rows(training.system) else []),
         ("Environment", [(("component", "version / device"), environment(training, scores))]),
         ("Configuration", [
             "Settings that differ from the defaults:" if changed else "",
             changed_block,
             ("details", f"All {len(every)} settings", ("setting", "value"), every)]),
     ]
+
+
+def system_blocks(summary: Mapping[str, Any]) -> list:
+    """The "Machine while training" section: what the epochs' records say about the machine."""
+    how = "CPU load: the mean over each epoch"
+    if summary.get("gpu_util_percent_mean") is not None:
+        how += "; GPU utilisation: the mean of NVML's samples in each epoch, or its latest figure where it keeps none"
+    return [f"Sampled at the end of each of {summary.get('epochs_sampled', 0)} epochs ({how}).",
+            (("item", "value"), summary_rows(summary))]
 
 
 def _block(table: tables.TextTable) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
@@ -231,3 +242,20 @@ def export_report(run_dir: RunDir, evaluation: Evaluation, training: TrainingFac
 def export_run(run: RunEvaluation) -> list[Path]:
     """The report of a run evaluated again (`freq-tui report`, the app's Export)."""
     return export_report(run.run_dir, run.evaluation, run.results.training, run.run_dir.read_metrics())
+
+
+def report_run(path: str | Path | RunDir, role: str = "report") -> tuple[RunEvaluation, list[Path]]:
+    """Evaluate the run's best.pt again and rewrite its report and
+    results.json (`freq-tui report`, the app's Export), holding the run's
+    lock from the first read to the last write: refused while the run
+    trains or another report is written, so what is written matches the
+    status beside it. Everything is computed before the first file is
+    written."""
+    from .evaluation import evaluate_run
+
+    run_dir = path if isinstance(path, RunDir) else RunDir.open(path)
+    with run_dir.writing(role):
+        run = evaluate_run(run_dir)
+        paths = export_run(run)
+        run_dir.write_results(run.results)
+    return run, paths

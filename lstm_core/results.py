@@ -139,6 +139,7 @@ class TrainingFacts:
     cuda_graphs: Optional[bool] = None
     versions: dict[str, str] = field(default_factory=dict)
     source_checkpoint: Optional[str] = None  # `freq-tui evaluate`: the checkpoint evaluated
+    system: Optional[dict[str, Any]] = None  # the machine while it trained (sysmon.summarise)
 
 
 @dataclass(frozen=True)

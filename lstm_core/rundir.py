@@ -9,14 +9,17 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
 
 from .config import RunConfig, load_config_file
+from .sysmon import summarise
 from .errors import UserError
 from .events import EpochRecord, best_record
 from .results import Results, TrainingFacts
 from .status import RunStatus, is_ended, state_text
-from .files import MAX_JSON_BYTES, MAX_METRICS_BYTES, atomic_write_json, atomic_write_text, read_regular, remove_stale_temp_files
+from .files import (MAX_JSON_BYTES, MAX_METRICS_BYTES, append_text, atomic_write_json, atomic_write_text,
+                    check_real_folder, open_own_file, read_regular, remove_stale_temp_files)
 
 try:  # POSIX; elsewhere a run directory is claimed but not locked
     import fcntl
@@ -31,7 +34,13 @@ BEST = "best.pt"
 LAST = "last.pt"
 # flock'ed while a process trains in the directory, so a resume (or the app)
 # can tell the run is alive; the lock dies with the process, even on SIGKILL.
+# Whatever else rewrites a run's files (a report, the app's export, an
+# evaluation) holds it too while it writes. It holds the trainer's pid.
 LOCK = ".lock"
+TRAINING = "training"
+# One line per console write that failed (a closed pipe, a full device):
+# the run went on, its output did not.
+CONSOLE_LOG = "console.log"
 MAX_NAME = 100
 T = TypeVar("T")
 
@@ -83,6 +92,9 @@ class RunDir:
         (`release()` lets the lock go)."""
         if config.run_dir:
             path = Path(config.run_dir)
+            if path.is_symlink():
+                raise UserError(str(path), f"is a symbolic link (to {os.readlink(path)}); a run directory is "
+                                           "never made through a link: give the folder it points to, or a new path")
             if path.exists() and (not path.is_dir() or any(path.iterdir())):
                 raise UserError(str(path), "run directory already exists and is not empty (choose a new --run-dir)")
             try:
@@ -114,7 +126,7 @@ class RunDir:
             raise UserError(str(path), f"cannot create run directory ({exc.strerror})") from None
         run = cls(staging)
         try:
-            run._hold_lock(os.open(staging / LOCK, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            run._hold_lock(open_own_file(staging / LOCK, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644), TRAINING)
             run.write_config(config)
             os.rename(staging, path)
         except BaseException as exc:
@@ -128,30 +140,62 @@ class RunDir:
         run.path = path
         return run
 
-    def _hold_lock(self, fd: int) -> None:
+    def _hold_lock(self, fd: int, role: str) -> None:
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                pid = self.read_status().get("pid", "?")
-                raise UserError(str(self.path), f"is in use by another freq-tui process (pid {pid})") from None
+                raise UserError(str(self.path), f"is in use by another freq-tui process: {self.holder_text()}") from None
             except OSError:
                 pass  # a filesystem without locks: the directory is still claimed, just not locked
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        if role == TRAINING:  # the other writers leave the file as it is (a refused report changes nothing)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
 
-    def acquire(self) -> "RunDir":
-        """Lock an existing run directory (to resume it) and remove the
-        temporary files a killed writer may have left."""
+    def holder_text(self) -> str:
+        """Who holds the lock: "the run is still training, by pid N" while
+        status.json says running and its trainer is alive, else another
+        writer (a report, an export, an evaluation)."""
+        status = self.read_status()
+        pid = status.get("pid")
         try:
-            fd = os.open(self.path / LOCK, os.O_CREAT | os.O_WRONLY, 0o644)
-        except OSError as exc:
-            raise UserError(str(self.path), f"cannot write in run directory ({exc.strerror})") from None
-        self._hold_lock(fd)
+            fd = open_own_file(self.path / LOCK, os.O_RDONLY)
+            try:
+                text = os.read(fd, 100).decode("ascii", "replace").strip()
+            finally:
+                os.close(fd)
+            pid = int(text) if text.isdigit() else pid
+        except (UserError, OSError):
+            pass
+        if status.get("status", "running") == "running" and (pid == os.getpid() or _is_freq_tui_process(pid)):
+            return f"the run is still training, by pid {pid}"
+        return "its results or report are being written by another freq-tui process; try again when it is done"
+
+    def acquire(self, role: str = TRAINING) -> "RunDir":
+        """Lock an existing run directory (to resume it, or to rewrite its
+        results or report as `role`) and remove the temporary files a killed
+        writer may have left. UserError while another process holds it."""
+        check_real_folder(self.path, "run directory")
+        self._hold_lock(open_own_file(self.path / LOCK, os.O_CREAT | os.O_RDWR, 0o644), role)
         remove_stale_temp_files(self.path)
         return self
+
+    @contextmanager
+    def writing(self, role: str) -> Iterator["RunDir"]:
+        """Hold the run's lock while `role` ("report", "export", ...)
+        rewrites its files: refused while the run trains or another writer
+        is at work, so a results.json or report is never older than the
+        status.json beside it. A lock this object already holds is kept."""
+        if self._lock_fd is not None:
+            yield self
+            return
+        self.acquire(role)
+        try:
+            yield self
+        finally:
+            self.release()
 
     def release(self) -> None:
         if self._lock_fd is not None:
@@ -164,10 +208,10 @@ class RunDir:
         if fcntl is None:
             return None
         try:
-            fd = os.open(self.path / LOCK, os.O_RDONLY)
+            fd = os.open(self.path / LOCK, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
             return False
-        except OSError:
+        except OSError:  # a link or worse in its place: the lock cannot tell
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -206,18 +250,26 @@ class RunDir:
         if is_ended(status):
             raise UserError(str(self.path), f"run already {RunStatus(status).text}; nothing to resume (start a new run)")
         if self.is_active():
-            pid = self.read_status().get("pid", "?")
-            raise UserError(str(self.path), f"is in use by another freq-tui process (pid {pid}): attach to it instead (a on Runs)")
+            raise UserError(str(self.path), f"is in use by another freq-tui process: {self.holder_text()}; "
+                                            "attach to it instead (a on Runs)")
 
     @classmethod
     def open(cls, path: str | Path) -> "RunDir":
+        """An existing run directory. One named by a symbolic link (a
+        `runs/latest`) is used as the folder it points to: its files are
+        written there, never through links inside it."""
         path = Path(path)
-        if not path.exists():
-            raise UserError(str(path), "run directory not found")
-        if not path.is_dir():
-            raise UserError(str(path), "is not a run directory (not a folder)")
-        if not (path / CONFIG).is_file():
-            raise UserError(str(path), f"not a freq-lstm run directory (no {CONFIG})")
+        try:
+            if path.is_symlink() and path.is_dir():
+                path = Path(os.path.realpath(path))
+            if not path.exists():
+                raise UserError(str(path), "run directory not found")
+            if not path.is_dir():
+                raise UserError(str(path), "is not a run directory (not a folder)")
+            if not (path / CONFIG).is_file():
+                raise UserError(str(path), f"not a freq-lstm run directory (no {CONFIG})")
+        except OSError as exc:  # another user's folder
+            raise UserError(str(path), f"cannot read run directory ({exc.strerror or exc.__class__.__name__})") from None
         return cls(path)
 
     # ---- files ----------------------------------------------------------------
@@ -269,6 +321,10 @@ class RunDir:
         record = {**self.read_status(), **extra, "status": status, "updated": time.time(), "pid": os.getpid()}
         atomic_write_json(self.path / STATUS, record)
 
+    def note_console(self, text: str) -> None:
+        """One line in console.log: output that could not be written."""
+        append_text(self.path / CONSOLE_LOG, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+
     def read_status(self) -> dict[str, Any]:
         """status.json, or {} where it is missing, unreadable or fails its schema."""
         record = _read_json(self.path / STATUS)
@@ -303,7 +359,7 @@ class RunDir:
             epochs_run=history[-1].epoch if history else 0,
             best_epoch=best and best.epoch, best_val_loss=best and best.val_loss,
             train_time_s=sum(r.epoch_time for r in history) if history else None,
-            model=status.get("model"))
+            model=status.get("model"), system=summarise(history))
 
 
 _NUMBER = (int, float)

@@ -10,6 +10,7 @@ from .checkpoint import check_matches, load_checkpoint, library_versions, save_c
 from .config import RunConfig
 from .device import check_environment, describe
 from .errors import UserError
+from .data import splits_for
 from .evaluation import evaluate as evaluate_model
 from .events import EventCallback, RunEnded, subscribers
 from .metrics_log import MetricsLog
@@ -19,6 +20,7 @@ from .report import export_report
 from .results import Results, TrainingFacts
 from .rundir import CONFIG, RunDir
 from .status import RunStatus
+from .sysmon import summarise
 from .tensorboard_log import with_tensorboard
 from .trainer import StopFlag, Trainer
 
@@ -53,6 +55,7 @@ def training_facts(config: RunConfig, trainer: Trainer, training: RunEnded) -> T
         precision=applied_precision(config.precision, trainer.device),
         cuda_graphs=trainer.graphed is not None,  # why not: trainer.eager_reason
         versions=library_versions(),
+        system=summarise(training.history, trainer.system.gpu_reason()),
     )
 
 
@@ -158,7 +161,8 @@ def _train_in(
     if trainer is None:
         run_dir.write_status(RunStatus.RUNNING, started=time.time(), model=config.model)
     try:
-        trainer = trainer or Trainer(config, run_dir, on_event=on_event, stop=stop)
+        trainer = trainer or Trainer(config, run_dir, on_event=on_event, stop=stop,
+                                     splits=None if evaluate else splits_for(config, with_test=False))
         training = trainer.fit()
     except BaseException as exc:
         _mark_stopped(run_dir, exc)

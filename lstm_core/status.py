@@ -2,11 +2,15 @@
 console, the app and `freq-tui runs` use, and what each means."""
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum
 
 
-class RunStatus(StrEnum):
-    """A str: it is written to and read from JSON as its value."""
+class RunStatus(str, Enum):
+    """A str: it is written to and read from JSON as its value, and prints as
+    it (enum.StrEnum, without needing Python 3.11)."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
 
     RUNNING = "running"
     FINISHED = "finished"  # ran all epochs (or the lr schedule ended)

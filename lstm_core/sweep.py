@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 from .config import TWO_PI, RunConfig, build_config, load_preset
 from .data import splits_for
 from .evaluation import evaluate
-from .files import atomic_write, atomic_write_text
+from .files import atomic_write, atomic_write_text, ensure_folder
 from .formatting import mse
 from .events import EventCallback
 from .parallel import JobReport, progress_events, run_parallel, spread_devices
@@ -97,8 +97,7 @@ def run_sweep(points: Sequence[SweepPoint], out_dir: str | Path,
     """Train and measure every point, `jobs` at once in processes of their
     own when jobs > 1; the table (in the points' order) is rewritten after
     each one, so an interrupted sweep keeps what it measured."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = ensure_folder(Path(out_dir), "sweep folder")
     rows: list[SweepRow] = []
     if jobs > 1:
         found: dict[int, SweepRow] = {}

@@ -20,6 +20,7 @@ from .models import build_model
 from .rundir import RunDir
 from .status import RunStatus
 from .stopping import StopFlag
+from .sysmon import SystemSampler
 from .update import apply_update
 
 PROGRESS_INTERVAL_S = 0.2  # batch events (and the loss sync they need) at most this often
@@ -90,6 +91,7 @@ class Trainer:
         self.epochs_without_improvement = 0
         self.history: list[EpochRecord] = []
         self.best_state: Optional[dict[str, torch.Tensor]] = None
+        self.system = SystemSampler(str(self.device))  # the machine's figures in each epoch's record
 
     # ---- state for checkpoints / resume ------------------------------------
     # Everything an epoch boundary needs to continue exactly. No stream
@@ -184,6 +186,7 @@ class Trainer:
         n_batches = feeding.batches_per_epoch(config, self.train_y.shape[0], self.curriculum.length)
         self.on_event(RunStarted(config.epochs, n_batches, str(self.device), start_epoch=self.epoch + 1))
         ending = self._ending()  # a resumed run may have ended already
+        self.system.start()
         while ending is None and self.epoch < config.epochs:
             epoch = self.epoch + 1
             epoch_start = time.monotonic()
@@ -256,7 +259,7 @@ class Trainer:
         elif curriculum_was_complete:
             self.epochs_without_improvement += 1
         record = EpochRecord(epoch, train_loss, val_loss, self.optimizer.param_groups[0]["lr"], epoch_time,
-                             is_best, trained_length)
+                             is_best, trained_length, **self.system.sample().figures())
         self.history.append(record)
         if is_best:
             with self.evaluated_weights():

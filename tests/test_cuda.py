@@ -181,3 +181,25 @@ def test_loss_is_read_back_from_the_device_only_at_progress_intervals(tiny_confi
     trainer.fit()
     assert feeding.batches_per_epoch(config, 2, 200) == 50
     assert len(reads) < 10
+
+
+def test_epoch_records_hold_the_gpu_figures_or_why_not(tiny_config):
+    """On CUDA each epoch's record has the GPU's memory (the GPU torch trains
+    on: its total is torch's), or the sampler says why it has none."""
+    from lstm_core.sysmon import GPU_FIELDS, SystemSampler
+
+    trainer = Trainer(tiny_config(device=DEVICE))
+    history = trainer.fit().history
+    if DEVICE != "cuda":
+        assert all(getattr(r, name) is None for r in history for name in GPU_FIELDS)
+        return
+    reason = trainer.system.gpu_reason()
+    for record in history:
+        assert record.gpu_mem_used_mb is None or record.gpu_mem_used_mb > 0
+    if reason is None:
+        total = torch.cuda.get_device_properties(trainer.device).total_memory / 2**20
+        assert history[-1].gpu_mem_total_mb == pytest.approx(total, rel=0.05)
+        assert history[-1].gpu_mem_used_mb > 0 and history[-1].gpu_util_percent is not None
+    else:
+        print(f"GPU figures not read: {reason}")
+        assert SystemSampler(str(trainer.device)).sample().gpu_reason() == reason

@@ -141,3 +141,19 @@ def test_runs_are_spread_over_the_gpus_in_turn(monkeypatch, tiny_config):
     assert [c.device for c in spread_devices(configs)] == ["cuda:0", "cuda:1", "cpu"]
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert [c.device for c in spread_devices(configs)] == ["auto", "cuda", "cpu"]
+
+
+def test_on_one_gpu_every_job_runs_on_it(monkeypatch, tiny_config):
+    """--jobs J on a one-GPU box: J processes share cuda:0; on three GPUs, five runs go round them."""
+    import torch
+
+    from lstm_core.parallel import spread_devices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    configs = [tiny_config(seed=s, device="auto") for s in range(5)]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert [c.device for c in spread_devices(configs)] == ["cuda:0"] * 5
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    placed = spread_devices(configs)
+    assert [c.device for c in placed] == ["cuda:0", "cuda:1", "cuda:2", "cuda:0", "cuda:1"]
+    assert [c.seed for c in placed] == [0, 1, 2, 3, 4] and all(c.device == "auto" for c in configs)

@@ -39,7 +39,8 @@ def trained_run(tmp_path_factory):
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+    """The run's files (not .lock: it names whoever held the run last)."""
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file() and p.name != ".lock"}
 
 
 def png_dpi(data: bytes) -> float:
@@ -74,7 +75,8 @@ def test_html_is_a_single_file_with_embedded_figures(trained_run):
 
 # Headline first: what a reader needs before anything else, then the rest.
 SECTION_ORDER = ("verdict", "test-mse-against-the-baselines", "per-frequency-performance", "all-frequencies",
-                 "other-figures", "phase-and-frequency-drift", "input-ablation-and-band-pass-reference", "training-summary", "environment",
+                 "other-figures", "phase-and-frequency-drift", "input-ablation-and-band-pass-reference", "training-summary",
+                 "machine-while-training", "environment",
                  "configuration")
 
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lstm_core.config import build_config
 from tui.app import FreqApp
@@ -19,11 +20,35 @@ from conftest import synthetic_run_evaluation
 from lstm_core.evaluation import RunEvaluation
 from lstm_core.events import BatchProgress, EpochRecord, Preview, RunStarted
 from tui.messages import BatchesDone, EpochsDone, TrainingStarted
+from lstm_core.sysmon import SystemSample
 from tui.session import TrainingSession
 
 TINY = {"duration": 0.2, "fs": 100.0, "epochs": 2, "hidden_size": 8, "device": "cpu"}
 SIZE = (80, 24)
 FREQUENCIES = [1.0, 3.0, 5.0, 7.0]
+
+
+GPU_FIGURES = dict(gpu_util_percent=87.0, gpu_mem_used_mb=3072.0, gpu_mem_total_mb=81920.0, gpu_temp_c=64.0,
+                   gpu_power_w=212.5)
+
+
+class FixedSampler:
+    """The machine's line with the same figures on every machine."""
+
+    def __init__(self, device: str) -> None:
+        self.on_gpu = device.startswith("cuda")
+
+    def sample(self) -> SystemSample:
+        return SystemSample(cpu_percent=43.0, rss_mb=512.0, on_gpu=self.on_gpu,
+                            **(GPU_FIGURES if self.on_gpu else {}))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def fixed_machine(monkeypatch):
+    monkeypatch.setattr("tui.screens.train.SystemSampler", FixedSampler)
 
 
 def make_app(tmp_path: Path) -> FreqApp:
@@ -45,11 +70,11 @@ def test_configure_screen_with_errors(snap_compare, tmp_path):
     assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=bad_values)
 
 
-def feed_training(app: FreqApp) -> None:
+def feed_training(app: FreqApp, device: str = "cpu") -> None:
     """A run in its fourth epoch of five, as the worker's messages describe it."""
     app.session = TrainingSession(run_dir="runs/20260101-120000-stateful", source="app", state="starting",
                                   total_epochs=5, frequencies=FREQUENCIES)
-    app.on_training_started(TrainingStarted(app.session.run_dir, RunStarted(5, 40, "cpu", 1)))
+    app.on_training_started(TrainingStarted(app.session.run_dir, RunStarted(5, 40, device, 1)))
     records = [EpochRecord(e, 0.52 - 0.03 * e, 0.51 - 0.025 * e, 1e-3, 2.0, True) for e in (1, 2, 3)]
     t = np.linspace(0.0, 1.0, 200)
     target = np.stack([np.sin(2 * np.pi * f * t) for f in FREQUENCIES])
@@ -58,10 +83,12 @@ def feed_training(app: FreqApp) -> None:
     app.session.epoch_started_at = 0.0  # no wall-clock batch ETA in a snapshot
 
 
-async def show_training(pilot):
+async def show_training(pilot, device: str = "cpu"):
     app = pilot.app
-    feed_training(app)
+    feed_training(app, device)
     await app.switch_mode("train")
+    await pilot.pause()
+    await app.workers.wait_for_complete()  # the machine's sampler is opened on a thread
     await pilot.pause()
     app.screen.draw()
     await pilot.pause()
@@ -69,6 +96,13 @@ async def show_training(pilot):
 
 def test_train_screen(snap_compare, tmp_path):
     assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=show_training)
+
+
+def test_train_screen_on_a_gpu(snap_compare, tmp_path):
+    async def on_gpu(pilot):
+        await show_training(pilot, "cuda:0")
+
+    assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=on_gpu)
 
 
 def test_train_screen_no_color(snap_compare, tmp_path, monkeypatch):

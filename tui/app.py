@@ -2,7 +2,7 @@
 
 The app owns the training worker and the TrainingSession the Train screen
 draws, so switching screens never stops or loses a run. Each screen is a
-mode with its own stack (F2-F5); F1 opens help; ctrl+p the command palette.
+mode with its own stack (F2-F6); F1 opens help; ctrl+p the command palette.
 """
 from __future__ import annotations
 
@@ -30,24 +30,27 @@ from .locale_check import utf8_problem
 from .messages import BatchesDone, EpochsDone, TrainerStopped, TrainingEnded, TrainingFailed, TrainingStarted
 from .terminal import TerminalGone, hangup_aware
 from .screens.configure import ConfigureScreen
-from .screens.dialogs import ConfirmDialog, ErrorDialog
+from .screens.dialogs import ConfirmDialog, ErrorDialog, failure_text
 from .screens.evaluate import EvaluateScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
 from .screens.train import TrainScreen
+from .screens.tune import TuneScreen
 from .session import EVALUATING, STARTING, TrainingSession
 
 
 class FreqApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "freq-tui"
-    MODES = {"configure": ConfigureScreen, "train": TrainScreen, "evaluate": EvaluateScreen, "runs": RunsScreen}
+    MODES = {"configure": ConfigureScreen, "train": TrainScreen, "evaluate": EvaluateScreen, "runs": RunsScreen,
+             "tune": TuneScreen}
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("f2", "switch_mode('configure')", "Config"),
         Binding("f3", "switch_mode('train')", "Train"),
         Binding("f4", "switch_mode('evaluate')", "Eval"),
         Binding("f5", "switch_mode('runs')", "Runs"),
+        Binding("f6", "switch_mode('tune')", "Tune"),
         Binding("ctrl+q", "request_quit", "Quit", priority=True),
     ]
 
@@ -61,10 +64,12 @@ class FreqApp(App):
         self.on_hangup = "continue"  # the training run's setting (config.on_hangup)
         self.hung_up = False  # the terminal went away: the app has stopped drawing
         self.evaluation_target: Optional[str] = None
+        self.evaluation_requests = 0  # how often a run was opened on Evaluate
         # The evaluation an app run ended with: Evaluate shows it as it is
         # (r evaluates best.pt again).
         self.carried_evaluation: Optional[api.RunEvaluation] = None
         self._follower: Optional[RunFollower] = None  # a run another process writes, followed on Train
+        self.study_stop: Optional[StopFlag] = None  # the Tune screen's running study
 
     def on_mount(self) -> None:
         # Not DEFAULT_MODE = "configure": on Python >= 3.12 Textual starts
@@ -119,8 +124,8 @@ class FreqApp(App):
         self.stop_following()
         try:
             run_dir = api.new_run_dir(config, self.runs_root)  # device, precision, memory checked first
-        except UserError as exc:
-            self.push_screen(ErrorDialog("Cannot start training", str(exc)))
+        except (UserError, OSError) as exc:
+            self.push_screen(ErrorDialog("Cannot start training", failure_text(exc)))
             return False
         from .worker import train_in_worker
 
@@ -137,8 +142,8 @@ class FreqApp(App):
             run = api.open_run(path)
             config = run.read_config()
             run.check_resumable()
-        except UserError as exc:
-            self.push_screen(ErrorDialog("Cannot resume run", str(exc)))
+        except (UserError, OSError) as exc:
+            self.push_screen(ErrorDialog("Cannot resume run", failure_text(exc)))
             return False
         self.stop_following()
         from .worker import resume_in_worker
@@ -247,8 +252,8 @@ class FreqApp(App):
         try:
             run = api.open_run(path)
             config = run.read_config()
-        except UserError as exc:
-            self.push_screen(ErrorDialog("Cannot follow run", str(exc)))
+        except (UserError, OSError) as exc:
+            self.push_screen(ErrorDialog("Cannot follow run", failure_text(exc)))
             return
         self.stop_following()
         self.session = TrainingSession(run_dir=str(run.path), source="follow", state=run.state(),
@@ -271,6 +276,7 @@ class FreqApp(App):
     # ---- evaluation -------------------------------------------------------------
     def open_evaluation(self, path: str) -> None:
         self.evaluation_target = path
+        self.evaluation_requests += 1
         self.switch_mode("evaluate")
 
     # ---- app-wide actions -------------------------------------------------------
@@ -278,7 +284,16 @@ class FreqApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def form_settings(self) -> dict[str, Any]:
+        """The Configure form's raw values (the Tune screen starts from them)."""
+        for screen in self._screen_stacks.get("configure", []):
+            if isinstance(screen, ConfigureScreen):
+                return screen.raw_values()
+        return dict(self.initial_settings)
+
     def action_request_quit(self) -> None:
+        if self.study_stop is not None:  # its running trials fail at their next batch; the study resumes later
+            self.study_stop.request("cancelled")
         if not self.training_active:
             self.exit(0)
             return
@@ -328,7 +343,8 @@ class FreqApp(App):
                             self.action_extract_audio)
         yield SystemCommand("Load config", "Fill the form from a TOML file", partial(self._configure_action, "load"))
         yield SystemCommand("Save config", "Save the form as a TOML file", partial(self._configure_action, "save"))
-        for mode, text in (("configure", "Configure"), ("train", "Train"), ("evaluate", "Evaluate"), ("runs", "Runs")):
+        for mode, text in (("configure", "Configure"), ("train", "Train"), ("evaluate", "Evaluate"), ("runs", "Runs"),
+                           ("tune", "Tune")):
             yield SystemCommand(f"Go to {text}", f"Show the {text} screen", partial(self.switch_mode, mode))
 
     def _configure_action(self, name: str) -> None:

@@ -41,7 +41,10 @@ class RunFollower:
     def poll(self) -> bool:
         """One look at the files: post what is new. False once the run has
         ended (TrainingEnded posted) or following was stopped."""
-        records, outcome = self.watcher.poll()
+        try:
+            records, outcome = self.watcher.poll()
+        except (api.UserError, OSError):  # unreadable for now (replaced, permissions changed): look again later
+            records, outcome = [], None
         if records:
             self.send(EpochsDone(records, api.preview(self.run), run_dir=str(self.run.path)))
         if outcome is None:

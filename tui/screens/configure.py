@@ -20,7 +20,7 @@ from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Sele
 from lstm_core.config import FIELDS, GROUPS, NOISE_PRESETS, RunConfig, build_config, field_type, list_presets, load_preset, load_toml, parse_value, save_toml
 from lstm_core.errors import ConfigError, UserError
 
-from .dialogs import PathDialog
+from .dialogs import PathDialog, failure_text
 
 NO_PRESET = "(none)"
 
@@ -235,8 +235,8 @@ class ConfigureScreen(Screen):
     def load_file(self, path: str) -> bool:
         try:
             settings = load_toml(path)
-        except UserError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+        except (UserError, OSError) as exc:
+            self.notify(failure_text(exc), severity="error", timeout=8)
             return False
         self.set_values(settings)
         self.notify(f"Loaded {path}" + (" (with invalid fields)" if self.errors else ""))
@@ -259,8 +259,8 @@ class ConfigureScreen(Screen):
             return False
         try:
             save_toml(self.config, path)
-        except OSError as exc:
-            self.notify(f"{path}: cannot write ({exc.strerror or exc})", severity="error")
+        except (UserError, OSError) as exc:  # an unwritable folder, a full disk: named, the form stays
+            self.notify(failure_text(exc), severity="error", timeout=8)
             return False
         self.notify(f"Saved {path}")
         return True

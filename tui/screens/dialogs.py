@@ -8,6 +8,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 
+def failure_text(exc: BaseException) -> str:
+    """One line naming the file or field and what is wrong, for a notice or
+    a dialog: the app's error boundary turns any failure into this."""
+    from lstm_core.api import UserError
+
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return str(UserError(str(exc.filename), exc.strerror or exc.__class__.__name__))  # clipped as every message
+    return str(UserError(exc.__class__.__name__, str(exc)))
+
+
 class ErrorDialog(ModalScreen[None]):
     BINDINGS = [Binding("escape,enter", "dismiss", "Close")]
     BOX_CLASSES = "dialog error-dialog"

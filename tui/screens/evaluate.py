@@ -24,7 +24,7 @@ from lstm_core.api import RunEvaluation, amplitude_spectrum, tables
 from lstm_core.formatting import mse
 
 from ..widgets.charts import LineChart, Series
-from .dialogs import ErrorDialog, PathDialog, TextDialog
+from .dialogs import ErrorDialog, PathDialog, TextDialog, failure_text
 
 WAVE_SECONDS = 2.0
 
@@ -53,6 +53,9 @@ class EvaluateScreen(Screen):
         super().__init__()
         self.evaluated: Optional[RunEvaluation] = None
         self.loading: Optional[str] = None
+        # (target, request) whose evaluation failed: not tried again on every
+        # return to this screen, only when asked (r, or opened again on Runs)
+        self.failed: Optional[tuple[str, int]] = None
         self.frequency_index = 0
         self.show_drift = False  # the right chart: amplitude spectrum, or phase and frequency drift (d)
         self.exported: list[Path] = []
@@ -84,7 +87,8 @@ class EvaluateScreen(Screen):
 
     def check_target(self) -> None:
         target = self.app.evaluation_target
-        if target and target != self.loading and (self.evaluated is None or str(self.evaluated.run_dir.path) != target):
+        if target and target != self.loading and (target, self.app.evaluation_requests) != self.failed and (
+                self.evaluated is None or str(self.evaluated.run_dir.path) != target):
             carried = self.app.carried_evaluation
             if carried is not None and str(carried.run_dir.path) == target:
                 self.show(carried)  # the run's own evaluation: nothing is evaluated again
@@ -101,7 +105,7 @@ class EvaluateScreen(Screen):
     def action_reload(self) -> None:
         target = self.app.evaluation_target
         if target:
-            self.evaluated = None
+            self.evaluated, self.failed = None, None
             self.load(target)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -111,23 +115,23 @@ class EvaluateScreen(Screen):
                 self.loading = None
                 self.show(worker.result)
             elif event.state == WorkerState.ERROR:
-                self.loading = None
-                self.query_one("#eval-status", Static).update(f"Evaluation failed: {worker.error}")
-                self.app.push_screen(ErrorDialog("Evaluation failed", str(worker.error)))
+                self.failed, self.loading = (self.loading, self.app.evaluation_requests), None
+                self.query_one("#eval-status", Static).update(f"Evaluation failed: {failure_text(worker.error)}")
+                self.app.push_screen(ErrorDialog("Evaluation failed", failure_text(worker.error)))
         elif worker.group == "extract":
             if event.state == WorkerState.SUCCESS:
                 self.extracted = worker.result
                 self.notify(f"Components of {worker.result.source.name} written to {worker.result.out_dir} "
                             "(npz, csv, png)", title="Audio", timeout=10)
             elif event.state == WorkerState.ERROR:
-                self.app.push_screen(ErrorDialog("Audio extraction failed", str(worker.error)))
+                self.app.push_screen(ErrorDialog("Audio extraction failed", failure_text(worker.error)))
         elif worker.group == "export":
             if event.state == WorkerState.SUCCESS:
                 self.exported = list(worker.result)
                 folder = self.evaluated.run_dir.path if self.evaluated else ""
                 self.notify(f"Report written to {folder} ({len(self.exported)} files)", title="Export", timeout=10)
             elif event.state == WorkerState.ERROR:
-                self.app.push_screen(ErrorDialog("Export failed", str(worker.error)))
+                self.app.push_screen(ErrorDialog("Export failed", failure_text(worker.error)))
 
     def show(self, evaluated: RunEvaluation) -> None:
         self.evaluated = evaluated

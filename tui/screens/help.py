@@ -14,7 +14,7 @@ Train an LSTM to pull each pure sinusoid out of a noisy mixed signal.
 
 | Key | Where | Does |
 |---|---|---|
-| F2 / F3 / F4 / F5 | anywhere | Configure / Train / Evaluate / Runs |
+| F2 / F3 / F4 / F5 / F6 | anywhere | Configure / Train / Evaluate / Runs / Tune |
 | ctrl+p | anywhere | command palette (start, stop, export, extract audio, load, save) |
 | ctrl+q | anywhere | quit (asks first while training runs) |
 | Tab, shift+Tab | Configure | move between fields |
@@ -32,6 +32,7 @@ Train an LSTM to pull each pure sinusoid out of a noisy mixed signal.
 | l | Train, Compare | loss chart on a log / linear y axis |
 | d | Evaluate | right chart: amplitude spectrum / phase and frequency drift |
 | R | Runs | resume an interrupted or stale run from its last.pt (palette: Resume run) |
+| ctrl+r / ctrl+t | Tune | start an Optuna study from Configure's values / stop it (resumable) |
 
 Under the literal noise (phase uniform in 0..2pi per sample) the input carries no
 information about the targets: predicting zero gives MSE 0.5. Compare the model

@@ -7,7 +7,6 @@ opens the marked ones side by side (Compare).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -21,7 +20,7 @@ from lstm_core.api import RunSummary, UserError, state_text
 from lstm_core.formatting import mse
 
 from .compare import CompareScreen
-from .dialogs import ErrorDialog
+from .dialogs import ErrorDialog, failure_text
 
 
 class RunsScreen(Screen):
@@ -57,16 +56,20 @@ class RunsScreen(Screen):
 
     def action_refresh(self) -> None:
         root = Path(self.app.runs_root)
-        self.runs = api.list_runs(root)
+        try:
+            self.runs, problem = api.list_runs(root), ""
+        except UserError as exc:  # the runs folder cannot be read: said here, the app goes on
+            self.runs, problem = [], failure_text(exc)
         table = self.query_one("#runs", DataTable)
         table.clear()
         for run in self.runs:
-            started = time.strftime("%m-%d %H:%M", time.localtime(run.started))
-            table.add_row(self.name_cell(run), run.model, started, state_text(run.status), str(run.epochs),
-                          mse(run.test_mse),
-                          key=str(run.path))
+            table.add_row(self.name_cell(run), run.model, api.time_text(run.started, "%m-%d %H:%M"),
+                          state_text(run.status), str(run.epochs), mse(run.test_mse), key=str(run.path))
         self.marked = [path for path in self.marked if any(str(run.path) == path for run in self.runs)]
         count = f"{len(self.runs)} run(s) in {root}/" if self.runs else f"No runs in {root}/ yet"
+        if problem:
+            count = problem
+            self.notify(problem, severity="error", timeout=8)
         self.query_one("#runs-status", Static).update(
             f"{count}. Enter or o: evaluate  a: attach to a live run  R: resume  r: rescan  "
             "space: mark  c: compare the marked runs")
@@ -109,8 +112,8 @@ class RunsScreen(Screen):
             return
         try:
             runs = api.compare_runs(self.marked)
-        except UserError as exc:
-            self.app.push_screen(ErrorDialog("Cannot compare these runs", str(exc)))
+        except (UserError, OSError) as exc:
+            self.app.push_screen(ErrorDialog("Cannot compare these runs", failure_text(exc)))
             return
         self.app.push_screen(CompareScreen(runs))
 

@@ -7,21 +7,31 @@ preview, the log appends its new lines, a progress line repaints itself
 alone. How often that is is up to the sources: the trainer reports batches
 5 times a second, the worker sends finished epochs once a second at most
 (tui/worker.py), a followed run is looked at once a second (tui/follow.py).
+The line about the machine (CPU, memory, GPU) is sampled once a second
+while the screen is shown, on the UI thread (microseconds a look).
 """
 from __future__ import annotations
+
+from typing import Optional
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label
+from textual.worker import Worker, WorkerState
+
+from lstm_core.events import SYSTEM_FIELDS
+from lstm_core.api import GPU_FIELDS, SystemSample, SystemSampler, cuda_index
 
 from lstm_core.formatting import mse
 
 from ..session import STARTING, TrainingSession, format_eta
 from ..widgets.info import InfoLine
+from ..widgets.system import SystemLine
 from ..widgets.training import LossChart, RunLog, RunProgress, WaveChart
 
+SYSTEM_INTERVAL_S = 1.0  # the machine's line is sampled this often while the screen is shown
 NO_RUN = "No training yet: start one on Configure (F2) or attach to a run on Runs (F5)."
 
 
@@ -41,10 +51,14 @@ class TrainScreen(Screen):
         super().__init__()
         self.frequency_index = 0  # the waveform chart's frequency (1-4, f)
         self.log_y = False  # the loss chart's y axis (l): losses span 0.5 to 0.001
+        self.sampler: Optional[SystemSampler] = None
+        self.sampler_device: Optional[str] = None  # the device it samples, or is being opened for
+        self.sampler_failed: Optional[SystemSample] = None  # why there is no sampler, if opening it failed
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield InfoLine(id="train-status")
+        yield SystemLine(id="system")
         with Horizontal(classes="progress-row"):
             yield Label("Epochs ", classes="progress-label")
             yield RunProgress(id="epochs")
@@ -62,7 +76,9 @@ class TrainScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = "Train"
         self.app.session_changed.subscribe(self, self.session_changed, immediate=True)
+        self.system_timer = self.set_interval(SYSTEM_INTERVAL_S, self.draw_system)
         self.draw()
+        self.draw_system()
 
     @property
     def session(self) -> TrainingSession:
@@ -72,7 +88,61 @@ class TrainScreen(Screen):
         self.draw()
 
     def on_screen_resume(self) -> None:
+        self.system_timer.resume()
         self.draw()
+        self.draw_system()
+
+    def on_screen_suspend(self) -> None:
+        self.system_timer.pause()  # nothing sampled while another screen is shown
+
+    # ---- the machine's line -------------------------------------------------------
+    def draw_system(self) -> None:
+        """Once a second: this process's machine for a run the app trains
+        (or no run); for a followed run, the figures of its last epoch (its
+        trainer records them; its process may be elsewhere)."""
+        session = self.session
+        line = self.query_one(SystemLine)
+        if session.source == "follow":
+            last = session.history[-1] if session.history else None
+            figures = {n: getattr(last, n) for n in SYSTEM_FIELDS} if last else {}
+            on_gpu = cuda_index(session.device or "") is not None or any(figures.get(n) is not None for n in GPU_FIELDS)
+            sample = SystemSample(**figures, on_gpu=on_gpu) if last else None
+            line.show(sample, f"(epoch {last.epoch})" if last else "(from its first epoch)")
+            return
+        device = session.device if session.source == "app" and session.device else "cpu"
+        if device != self.sampler_device:
+            self.open_sampler(device)
+        line.show(self.sampler.sample() if self.sampler is not None else self.sampler_failed)
+
+    def open_sampler(self, device: str) -> None:
+        """A sampler for `device`, opened on a thread: starting NVML can take
+        a moment, and the screen never waits for it."""
+        if self.sampler is not None:
+            self.sampler.close()
+        self.sampler, self.sampler_device, self.sampler_failed = None, device, None
+        self.run_worker(lambda: SystemSampler(device), name=f"sampler {device}", group="sampler", thread=True,
+                        exclusive=True, exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "sampler":
+            return
+        if worker.state == WorkerState.ERROR and worker.name == f"sampler {self.sampler_device}":
+            error = worker.error
+            self.sampler_failed = SystemSample(unread={"cpu": f"sampler failed: {error.__class__.__name__}: {error}"})
+            self.draw_system()
+            return
+        if worker.state != WorkerState.SUCCESS:
+            return
+        if worker.name == f"sampler {self.sampler_device}":
+            self.sampler = worker.result  # its CPU baseline is its start: the next look has a load
+            self.draw_system()
+        else:
+            worker.result.close()  # opened for a device no longer shown
+
+    def on_unmount(self) -> None:
+        if self.sampler is not None:
+            self.sampler.close()
 
     def draw(self) -> None:
         session = self.session
