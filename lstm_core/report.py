@@ -14,7 +14,7 @@ import platform
 import re
 import time
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import matplotlib
 

@@ -6,7 +6,6 @@ no access, and working."""
 import json
 import sys
 import types
-from pathlib import Path
 
 import pytest
 
