@@ -7,11 +7,10 @@ import argparse
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..config import FIELDS, RunConfig, build_config, load_preset, load_toml
-from ..errors import ConfigError, UserError, echo
+from ..errors import UserError, echo
 from .objective import OBJECTIVES
 from .space import Space, default_space, parse_space
 from .study import DEFAULT_STUDY, StudySpec
@@ -89,9 +88,9 @@ def resolve_space(base: RunConfig, path: Optional[str]) -> Space:
     raw = load_toml(path, tables=("space",))
     extra = sorted(set(raw) - {"space"})
     if extra:
-        raise ConfigError(path, f"holds settings besides [space] ({', '.join(extra)}): put them in --config")
+        raise UserError(path, f"holds settings besides [space] ({', '.join(extra)}): put them in --config")
     if "space" not in raw:
-        raise ConfigError(path, "has no [space] table")
+        raise UserError(path, "has no [space] table")
     return parse_space(raw["space"], f"{path}: [space]")
 
 

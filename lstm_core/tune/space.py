@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Optional
 
 from ..config import FIELDS, RunConfig, field_type, normalise_key, parse_value
-from ..errors import ConfigError, echo
+from ..errors import ConfigError, UserError, echo
 
 # Settings a study never searches: the seeds (a study averages over seed
 # sets; it must never choose the data it is scored on) and how a run is
@@ -55,18 +55,18 @@ Space = tuple[Dimension, ...]
 
 def _check_searchable(name: str) -> None:
     if name not in FIELDS:
-        raise ConfigError(f"space: {name}", "unknown setting")
+        raise UserError(f"space: {name}", "unknown setting")
     if name in NOT_SEARCHED:
-        raise ConfigError(f"space: {name}", "is not searched (a study keeps the seeds, epochs and target fixed)")
+        raise UserError(f"space: {name}", "is not searched (a study keeps the seeds, epochs and target fixed)")
     if FIELDS[name].metadata["group"] == "output" or field_type(name) is list:
-        raise ConfigError(f"space: {name}", "is not a training setting a study can search")
+        raise UserError(f"space: {name}", "is not a training setting a study can search")
 
 
 def _bound(name: str, raw: Any) -> float:
     try:
         return parse_value(name, raw)
     except ConfigError as exc:
-        raise ConfigError(f"space: {name}", exc.reason) from None
+        raise UserError(f"space: {name}", exc.reason) from None
 
 
 def dimension(name: str, spec: Any) -> Dimension:
@@ -81,26 +81,26 @@ def dimension(name: str, spec: Any) -> Dimension:
         if kind is bool or "choices" in meta:
             spec = list(meta.get("choices", (False, True)))
         else:
-            raise ConfigError(f"space: {name}", "declares no range of its own: give one, e.g. [low, high]")
+            raise UserError(f"space: {name}", "declares no range of its own: give one, e.g. [low, high]")
     if not isinstance(spec, list) or not spec:
-        raise ConfigError(f"space: {name}", f"must be [low, high], [low, high, \"log\"], a list of choices "
+        raise UserError(f"space: {name}", f"must be [low, high], [low, high, \"log\"], a list of choices "
                                             f"or true (got {echo(spec)})")
     if kind is bool or kind is str:
         choices = tuple(_bound(name, value) for value in spec)
         if len(set(choices)) < 2:
-            raise ConfigError(f"space: {name}", "needs at least two different choices")
+            raise UserError(f"space: {name}", "needs at least two different choices")
         return Dimension(name, choices=choices)
     scale = "linear"
     if len(spec) == 3 and isinstance(spec[2], str):
         scale = spec[2]
         spec = spec[:2]
     if scale not in ("linear", "log") or len(spec) != 2:
-        raise ConfigError(f"space: {name}", f"must be [low, high] or [low, high, \"log\"] (got {echo(spec)})")
+        raise UserError(f"space: {name}", f"must be [low, high] or [low, high, \"log\"] (got {echo(spec)})")
     low, high = _bound(name, spec[0]), _bound(name, spec[1])
     if not low < high:
-        raise ConfigError(f"space: {name}", f"is an empty or inverted range (low {echo(low)} >= high {echo(high)})")
+        raise UserError(f"space: {name}", f"is an empty or inverted range (low {echo(low)} >= high {echo(high)})")
     if scale == "log" and low <= 0:
-        raise ConfigError(f"space: {name}", f"a log range must start above 0 (got low {echo(low)})")
+        raise UserError(f"space: {name}", f"a log range must start above 0 (got low {echo(low)})")
     return Dimension(name, low, high, scale == "log")
 
 
@@ -121,7 +121,7 @@ def default_space(base: RunConfig) -> Space:
 
 def parse_space(table: Any, where: str = "[space]") -> Space:
     if not isinstance(table, Mapping) or not table:
-        raise ConfigError(where, "must be a table naming at least one setting, e.g. lr = [1e-4, 1e-2, \"log\"]")
+        raise UserError(where, "must be a table naming at least one setting, e.g. lr = [1e-4, 1e-2, \"log\"]")
     dims = [dimension(name, spec) for name, spec in table.items()]
     return tuple(dims)
 
