@@ -117,9 +117,8 @@ def preset_goals() -> dict[str, dict]:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
+    from lstm_core.api import StopFlag, start_run
     from lstm_core.config import build_config, load_preset
-    from lstm_core.runner import run_training
-    from lstm_core.trainer import StopFlag
 
     out = Path(args.out)
     seed, val_seed, test_seed = SEED_SET
@@ -136,7 +135,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
         row: dict[str, Any] = {"preset": name, **goal, "limit_s": limit}
         started = time.monotonic()
         try:
-            outcome = run_training(config, runs_root=out / "work" / "presets", stop=stop)
+            outcome = start_run(config, runs_root=out / "work" / "presets", stop=stop)
         except Exception as exc:  # the other presets still run
             row.update(status="failed", message=f"{exc.__class__.__name__}: {exc}")
         else:

@@ -112,6 +112,27 @@ def open_own_file(path: Path, flags: int, mode: int = 0o600) -> int:
     return fd
 
 
+def check_own_file(path: Path) -> None:
+    """For a file a library opens itself (Optuna's study journal): refused,
+    by name, when a symbolic link, a file with other hard links or anything
+    but a regular file is in its place; nothing when it is missing."""
+    path = Path(path)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UserError(str(path), f"cannot write ({exc.strerror or exc.__class__.__name__})") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UserError(str(path), LINK_REFUSED)
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a plain file")
+        raise UserError(str(path), f"is {kind}, not a regular file; refused")
+    if info.st_nlink > 1:
+        raise UserError(str(path), f"has {info.st_nlink - 1} other hard link(s); refused (nothing is "
+                                   "written through a link)")
+
+
 def append_text(path: Path, text: str) -> None:
     """Append `text` to `path` (made if missing, 0600), never through a link
     (open_own_file)."""

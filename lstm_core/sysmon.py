@@ -90,10 +90,13 @@ class SystemSampler:
         self._psutil = psutil
         if psutil is not None:
             try:
-                self._process = psutil.Process(pid)
                 self._cpu_last = self._cpu_busy_total()
             except (psutil.Error, OSError) as exc:
-                self.unread["cpu"] = f"process {pid or os.getpid()} cannot be read ({exc.__class__.__name__})"
+                self.unread["cpu_percent"] = f"CPU times cannot be read ({exc.__class__.__name__})"
+            try:
+                self._process = psutil.Process(pid)
+            except (psutil.Error, OSError) as exc:
+                self.unread["rss_mb"] = f"process {pid or os.getpid()} cannot be read ({exc.__class__.__name__})"
         self.gpu = _Nvml.open(cuda_index(device)) if cuda_index(device) is not None else None
         self.on_gpu = self.gpu is not None
         self.last: Optional[SystemSample] = None  # the latest sample
@@ -106,7 +109,7 @@ class SystemSampler:
 
     def _cpu_percent(self) -> tuple[Optional[float], Optional[str]]:
         if self._cpu_last is None:
-            return None, self.unread.get("cpu")
+            return None, self.unread.get("cpu") or self.unread.get("cpu_percent")
         try:
             busy, total = self._cpu_busy_total()
         except (self._psutil.Error, OSError) as exc:
@@ -119,7 +122,7 @@ class SystemSampler:
 
     def _rss_mb(self) -> tuple[Optional[float], Optional[str]]:
         if self._process is None:
-            return None, self.unread.get("cpu")
+            return None, self.unread.get("cpu") or self.unread.get("rss_mb")
         try:
             return round(self._process.memory_info().rss / MB, 1), None
         except (self._psutil.Error, OSError) as exc:

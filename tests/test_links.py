@@ -236,3 +236,25 @@ def test_new_run_directories_are_private(no_report, tiny_config, tmp_path):
     parent, _, _ = run_repeats(tiny_config(epochs=1), 2, tmp_path / "runs", 1,
                                lambda c: JobReport(0, "", "finished", "", SeedOutcome(None, "")))
     assert os.stat(parent).st_mode & 0o777 == 0o700
+
+
+def test_tune_replaces_links_in_its_study_and_refuses_a_linked_journal_or_lock(tmp_path, capsys):
+    from lstm_core.tune.report import BEST_TOML, TUNE_HTML, TUNE_MD
+    from lstm_core.tune.storage import ASK_LOCK, JOURNAL
+
+    out = ensure_folder(tmp_path / "study")
+    outside = Outside(tmp_path / "outside")
+    argv = ["tune", "--duration", "0.4", "--fs", "100", "--frequencies", "2,5", "--hidden-size", "8", "--epochs", "1",
+            "--device", "cpu", "--noise", "informative", "--trials", "1", "--seed-sets", "1", "--confirm-seeds", "0", "--out", str(out)]
+    for name in (JOURNAL, ASK_LOCK):
+        for kind in KINDS:
+            outside.plant(out, [name], kind)
+            assert cli.main(argv) == 2
+            err = capsys.readouterr().err.strip()
+            assert err.startswith(f"freq-tui: error: {out / name}: ") and "link" in err and "\n" not in err, err
+            outside.assert_untouched()
+            (out / name).unlink()
+    outside.plant(out, [BEST_TOML, TUNE_MD, TUNE_HTML])
+    assert cli.main(argv) == 0
+    outside.assert_untouched()
+    assert (out / TUNE_MD).is_file() and not (out / TUNE_MD).is_symlink()

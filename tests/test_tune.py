@@ -129,10 +129,10 @@ def test_a_pruned_trial_stops_at_once_and_is_recorded_pruned(tmp_path):
     base = build_config({**BASE, "epochs": 20, "patience": 20}).to_dict()
     result = run_trial(trial, base, tmp_path, 2, "median", StopFlag())
     assert result.state == "pruned"
-    run = tmp_path / "trials" / "trial-0000"
-    assert (run / "set-0" / "metrics.jsonl").read_text().count("\n") == 1  # one epoch of 20, then it stopped
-    assert not (run / "set-1").exists()  # the next seed set never started
-    assert json.loads((run / "set-0" / "status.json").read_text())["status"] == "cancelled"  # stopped by the pruner: resumable like any stopped run
+    run = tmp_path / "trial-0000-set-0"
+    assert (run / "metrics.jsonl").read_text().count("\n") == 1  # one epoch of 20, then it stopped
+    assert not (tmp_path / "trial-0000-set-1").exists()  # the next seed set never started
+    assert json.loads((run / "status.json").read_text())["status"] == "cancelled"  # stopped by the pruner: resumable like any stopped run
 
 
 def test_the_objective_never_draws_or_evaluates_a_test_set(tmp_path, monkeypatch):
@@ -173,7 +173,7 @@ def test_a_study_of_another_space_is_refused(tmp_path):
 def test_two_processes_on_one_journal_share_the_study(tmp_path):
     space = write_space(tmp_path / "space.toml", "lr = [0.001, 0.01, \"log\"]\n")
     out = tmp_path / "study"
-    args = [*TINY, "--duration", "2", "--epochs", "3", "--space", str(space), "--trials", "8", "--out", str(out),
+    args = [*TINY, "--duration", "1", "--epochs", "3", "--space", str(space), "--trials", "6", "--out", str(out),
             "--pruner", "none", "--confirm-seeds", "0", "--seed-sets", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # one process with two worker processes of its own, one with none
@@ -182,14 +182,14 @@ def test_two_processes_on_one_journal_share_the_study(tmp_path):
     outputs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     trials = load(out).get_trials()
-    assert sorted(t.number for t in trials) == list(range(8))  # none lost, none twice
+    assert sorted(t.number for t in trials) == list(range(6))  # none lost, none twice
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     assert len({t.system_attrs["pid"] for t in trials}) >= 2  # trials from more than one process
-    runs = sorted(p.parent.parent.name for p in out.glob("trials/*/set-0/config.toml"))
-    assert runs == [f"trial-{n:04d}" for n in range(8)]
-    listing = subprocess.run([sys.executable, "-m", "lstm_core", "runs", "--runs-root", str(out / "trials" / "trial-0000")],
+    runs = sorted(p.parent.name for p in out.glob("*/config.toml"))
+    assert runs == [f"trial-{n:04d}-set-0" for n in range(6)]
+    listing = subprocess.run([sys.executable, "-m", "lstm_core", "runs", "--runs-root", str(out)],
                              capture_output=True, text=True, env=env)
-    assert listing.returncode == 0 and "set-0" in listing.stdout
+    assert listing.returncode == 0 and all(f"trial-{n:04d}-set-0" in listing.stdout for n in range(6))
 
 
 def test_a_killed_process_leaves_a_failed_trial_and_the_same_command_resumes(tmp_path):
@@ -201,7 +201,7 @@ def test_a_killed_process_leaves_a_failed_trial_and_the_same_command_resumes(tmp
     first = subprocess.Popen([sys.executable, "-m", "lstm_core", *args], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 90
-    while not list(out.glob("trials/trial-0000/set-0/metrics.jsonl")):  # trial 0 is training
+    while not (out / "trial-0000-set-0" / "metrics.jsonl").exists():  # trial 0 is training
         assert time.monotonic() < deadline and first.poll() is None
         time.sleep(0.2)
     first.send_signal(signal.SIGKILL)

@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 
 from ..config import FIELDS, RunConfig, build_config, load_preset, load_toml
 from ..errors import UserError, echo
+from ..files import ensure_folder
 from .objective import OBJECTIVES
 from .space import Space, default_space, parse_space
 from .study import DEFAULT_STUDY, StudySpec
@@ -71,7 +72,7 @@ def study_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Space]:
     flags = {name: getattr(args, name) for name in FIELDS if getattr(args, name, None) is not None}
     for name in ("run_dir", "run_name"):
         if name in flags:
-            raise UserError("--" + name.replace("_", "-"), "a study's runs go in --out (trials/, confirm/)")
+            raise UserError("--" + name.replace("_", "-"), "a study's runs go in --out (trial-NNNN-set-K, confirm-NNNN-...)")
     base = build_config(preset, file_values, flags)
     if config_space is not None and not args.space:
         space = parse_space(config_space, f"{args.config}: [space]")
@@ -123,10 +124,7 @@ def prepare(spec: StudySpec):
         open_storage(spec.storage, out)  # unreachable: one line, and no study directory
     if out.exists() and not out.is_dir():
         raise UserError(str(out), "is a file, not a study directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(str(out), f"cannot create the study directory ({exc.strerror})") from None
+    ensure_folder(out, "the study directory")  # never filled through a link
     return open_study(spec, create=True)
 
 
@@ -274,7 +272,7 @@ def run_to_end(spec: StudySpec, jobs: int, stop, on_loaded: Callable[[dict], Non
     study = prepare(spec)
     on_loaded(trial_rows(study))
     _, wall_s, reports = run_workers(spec, jobs, stop, on_update)
-    paths = write_report(study, spec, wall_s=wall_s)
+    write_report(study, spec, wall_s=wall_s)
     top = ranked(study)
     failed = [r.message for r in reports if r.status == "failed"]
     return StudyEnd(stop.is_set(), (top[0].number, top[0].value) if top else None,

@@ -1,7 +1,7 @@
 """The study's answer checked on data it never saw: the best config and the
 base config each trained, evaluated and reported on N fresh seed sets (new
 model, training, validation and test seeds). The only place a study reads a
-test set. Run directories go in STUDY/confirm/trial-NNNN/{best,base}/set-j;
+test set. Run directories go in the study directory, STUDY/confirm-NNNN-{best,base}-set-j;
 ones that already hold results (another process confirmed the same trial)
 are read, not trained again."""
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import build_config
+from ..files import open_own_file
 from ..rundir import RunDir
 
-CONFIRM_DIR = "confirm"
 CONFIRM_SEEDS = {"seed": 3000, "train_seed": 4000, "val_seed": 5000, "test_seed": 6000}
 
 
@@ -26,7 +26,7 @@ def confirm_seeds(n: int) -> list[dict[str, int]]:
 
 @contextlib.contextmanager
 def _lock(path: Path):
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_own_file(path, os.O_RDWR | os.O_CREAT, 0o644)  # never through a link
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -61,14 +61,12 @@ def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]]
     from ..parallel import JobReport, run_parallel
     from ..repeats import train_job
 
-    root = out / CONFIRM_DIR / f"trial-{trial_number:04d}"
-    root.mkdir(parents=True, exist_ok=True)
-    with _lock(root / "confirm.lock"):
+    with _lock(out / "confirm.lock"):
         todo, rows = [], {label: {} for label in configs}
         # set by set, the configs side by side: J at once, both see the same load
         for j, seeds in enumerate(confirm_seeds(n)):
             for label, settings in configs.items():
-                run_dir = root / label / f"set-{j}"
+                run_dir = out / f"confirm-{trial_number:04d}-{label}-set-{j}"
                 results = RunDir(run_dir).read_results() if run_dir.is_dir() else None
                 if results is not None:
                     rows[label][j] = _row(results, seeds, run_dir)

@@ -23,7 +23,6 @@ from ..status import RunStatus
 from ..stopping import StopFlag
 
 OBJECTIVES = ("median", "worst", "time")
-TRIALS_DIR = "trials"
 # The seed sets trials are scored on; confirmation uses others (confirm.py).
 TRIAL_SEED = 1000
 TRIAL_VAL_SEED = 2000
@@ -33,8 +32,10 @@ def trial_seeds(k: int) -> list[dict[str, int]]:
     return [{"seed": TRIAL_SEED + i, "val_seed": TRIAL_VAL_SEED + i} for i in range(k)]
 
 
-def trial_dir(out: Path, number: int) -> Path:
-    return out / TRIALS_DIR / f"trial-{number:04d}"
+def trial_run_dir(out: Path, number: int, k: int) -> Path:
+    """A trial's run on seed set k: a run directory right in the study
+    directory, so `freq-tui runs --runs-root STUDY` lists it."""
+    return out / f"trial-{number:04d}-set-{k}"
 
 
 class TrialStop(StopFlag):
@@ -91,7 +92,7 @@ def run_trial(trial, base: dict[str, Any], out: Path, seed_sets: int, objective:
     attrs: dict[str, Any] = {"sets": per_set}
     epochs_per_set = int(base.get("epochs", RunConfig.epochs))
     for k, seeds in enumerate(trial_seeds(seed_sets)):
-        run_dir = trial_dir(out, trial.number) / f"set-{k}"
+        run_dir = trial_run_dir(out, trial.number, k)
         try:
             config = trial_config(base, params, seeds, run_dir)
         except ConfigError as exc:

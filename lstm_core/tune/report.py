@@ -45,7 +45,8 @@ def write_best_toml(out: Path, base: dict[str, Any], trial) -> Path:
     path = out / BEST_TOML
     changed = ", ".join(f"{k} = {v!r}" for k, v in trial.params.items())
     atomic_write_text(path, f"# Best trial {trial.number} of the study in this directory: {changed}\n"
-                            f"# Train it: freq-tui train --config {path}\n" + config.to_toml())
+                            f"# Train it: freq-tui train --config {BEST_TOML} (from this directory)\n"
+                            + config.to_toml())
     return path
 
 

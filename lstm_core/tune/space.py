@@ -14,7 +14,6 @@ so a space can never ask for a value a run would refuse.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Optional
 
@@ -126,16 +125,8 @@ def parse_space(table: Any, where: str = "[space]") -> Space:
     return tuple(dims)
 
 
-def apply(base_raw: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """The raw settings of a trial: the base's, with the trial's values."""
-    return {**base_raw, **params}
-
-
 def space_json(space: Space) -> str:
     """The space as a study records it (and compares it on resume)."""
     return json.dumps([{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(d).items()} for d in space],
                       sort_keys=True)
 
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from ..errors import UserError
+from ..files import check_own_file, open_own_file
 
 JOURNAL = "study.journal"
 ASK_LOCK = "ask.lock"
@@ -58,6 +59,7 @@ def open_storage(url: str, out: Path):
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
         path = out / JOURNAL
+        check_own_file(path)  # Optuna appends to it: never through a link
         try:
             return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
         except OSError as exc:
@@ -101,7 +103,7 @@ def _engine_kwargs(url: str) -> dict:
 @contextlib.contextmanager
 def ask_lock(out: Path) -> Iterator[None]:
     """One process at a time counts the trials and asks for the next."""
-    fd = os.open(out / ASK_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_own_file(out / ASK_LOCK, os.O_RDWR | os.O_CREAT, 0o644)  # never through a link
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -45,7 +45,9 @@ def format_sample(sample: Optional[SystemSample], note: str = "") -> str:
     if cpu_reason:
         parts = [f"CPU, RSS: {short_reason(cpu_reason)}"]
     else:
-        parts = [f"CPU {_number(sample.cpu_percent, '%')}", f"RSS {_size(sample.rss_mb)}"]
+        rss = _size(sample.rss_mb) if sample.rss_mb is not None or "rss_mb" not in sample.unread else \
+            f"- ({short_reason(sample.unread['rss_mb'])})"
+        parts = [f"CPU {_number(sample.cpu_percent, '%')}", f"RSS {rss}"]
     if sample.on_gpu:
         if "gpu" in sample.unread:
             parts.append(f"GPU: {short_reason(sample.unread['gpu'])}")
