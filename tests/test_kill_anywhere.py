@@ -24,6 +24,7 @@ from lstm_core.rundir import RunDir
 from lstm_core.evaluation import evaluate_run
 from lstm_core.report import export_run
 from lstm_core.runner import resume_training
+from lstm_core.sysmon import SYSTEM_FIELDS
 
 KILLS = 30
 SEED = 20261125
@@ -48,10 +49,14 @@ def train_quietly(argv):
     sys.exit(cli.main(argv))
 
 
+# wall-clock and the machine's load and memory: the only numbers allowed to differ
+TIMES = ("epoch_time", "train_time_s", "system", *SYSTEM_FIELDS)
+
+
 def numbers(run: Path):
-    metrics = [{k: v for k, v in m.to_json().items() if k != "epoch_time"} for m in RunDir(run).read_metrics()]
+    metrics = [{k: v for k, v in m.to_json().items() if k not in TIMES} for m in RunDir(run).read_metrics()]
     results = RunDir(run).read_results().to_json()
-    return metrics, {k: v for k, v in results.items() if k != "train_time_s"}
+    return metrics, {k: v for k, v in results.items() if k not in TIMES}
 
 
 def check_loads_and_reports(run: Path) -> None:
