@@ -5,6 +5,7 @@ import torch
 
 from lstm_core.config import build_config
 from lstm_core.results import Ablation, Baselines, BandpassFrequency, FrequencyScore, Scores, Verdict
+from lstm_core.sysmon import SYSTEM_FIELDS
 from lstm_core.verdict import ratio_label
 
 torch.set_num_threads(1)
@@ -16,6 +17,20 @@ torch.set_num_threads(1)
 signal.signal(signal.SIGINT, signal.default_int_handler)
 if hasattr(signal, "SIGHUP"):
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+# Wall-clock and the machine's load and memory: the only numbers of a run
+# allowed to differ between two runs of one config (resumed or not).
+TIMES = ("epoch_time", "train_time_s", "system", *SYSTEM_FIELDS)
+
+
+def run_numbers(run):
+    """A run's metrics and results without the figures that measure the machine."""
+    from lstm_core.rundir import RunDir
+
+    metrics = [{k: v for k, v in m.to_json().items() if k not in TIMES} for m in RunDir(run).read_metrics()]
+    results = RunDir(run).read_results().to_json()
+    return metrics, {k: v for k, v in results.items() if k not in TIMES}
 
 
 @pytest.fixture

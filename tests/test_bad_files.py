@@ -22,6 +22,7 @@ from lstm_core.models import build_model
 from lstm_core.rundir import RunDir
 from lstm_core.runner import resume_training, run_training
 from lstm_core.trainer import StopFlag
+from conftest import run_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--duration", "0.4", "--fs", "100", "--frequencies", "2,5", "--hidden-size", "8", "--batch-size", "16",
@@ -241,11 +242,7 @@ def test_full_disk_mid_run_keeps_the_last_checkpoint_and_resumes(tiny_config, tm
     monkeypatch.setattr("lstm_core.runner.export_report", lambda *args, **kwargs: [])
     assert resume_training(run).training.status == "finished"
 
-    def numbers(path):
-        metrics = [{k: v for k, v in m.to_json().items() if k != "epoch_time"} for m in RunDir(path).read_metrics()]
-        return metrics, {k: v for k, v in RunDir(path).read_results().to_json().items() if k != "train_time_s"}
-
-    assert numbers(run) == numbers(reference)
+    assert run_numbers(run) == run_numbers(reference)
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")

@@ -16,14 +16,14 @@ import torch
 from lstm_core import cli, stopping
 from lstm_core.checkpoint import load_checkpoint, model_from_checkpoint
 from lstm_core.errors import UserError
-from lstm_core.events import SYSTEM_FIELDS, EpochEnd
+from lstm_core.events import EpochEnd
 from lstm_core.rundir import RunDir
 from lstm_core.runner import resume_training, run_training
 from lstm_core.trainer import StopFlag
+from conftest import TIMES
 
 ROOT = Path(__file__).resolve().parents[1]
 # wall-clock and the machine's load and memory: the only numbers allowed to differ
-TIMES = ("epoch_time", "train_time_s", "system", *SYSTEM_FIELDS)
 
 
 @pytest.fixture(autouse=True)

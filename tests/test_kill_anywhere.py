@@ -24,7 +24,7 @@ from lstm_core.rundir import RunDir
 from lstm_core.evaluation import evaluate_run
 from lstm_core.report import export_run
 from lstm_core.runner import resume_training
-from lstm_core.sysmon import SYSTEM_FIELDS
+from conftest import run_numbers
 
 KILLS = 30
 SEED = 20261125
@@ -47,16 +47,6 @@ def train_quietly(argv):
     os.dup2(devnull, 2)
     torch.set_num_threads(1)
     sys.exit(cli.main(argv))
-
-
-# wall-clock and the machine's load and memory: the only numbers allowed to differ
-TIMES = ("epoch_time", "train_time_s", "system", *SYSTEM_FIELDS)
-
-
-def numbers(run: Path):
-    metrics = [{k: v for k, v in m.to_json().items() if k not in TIMES} for m in RunDir(run).read_metrics()]
-    results = RunDir(run).read_results().to_json()
-    return metrics, {k: v for k, v in results.items() if k not in TIMES}
 
 
 def check_loads_and_reports(run: Path) -> None:
@@ -82,13 +72,13 @@ def test_killed_at_any_moment_every_run_dir_loads_reports_and_resumes(tmp_path):
     # In-process first: this also imports everything training uses lazily,
     # so the forked children start warm.
     assert cli.main(["train", *TINY, "--run-dir", str(tmp_path / "reference")]) == 0
-    expected = numbers(tmp_path / "reference")
+    expected = run_numbers(tmp_path / "reference")
     started = time.monotonic()
     child = fork.Process(target=train_quietly, args=(["train", *TINY, "--run-dir", str(tmp_path / "unkilled")],))
     child.start()
     child.join()
     run_time = time.monotonic() - started
-    assert child.exitcode == 0 and numbers(tmp_path / "unkilled") == expected
+    assert child.exitcode == 0 and run_numbers(tmp_path / "unkilled") == expected
 
     rng = random.Random(SEED)
     runs_root = tmp_path / "runs"
@@ -120,7 +110,7 @@ def test_killed_at_any_moment_every_run_dir_loads_reports_and_resumes(tmp_path):
             assert outcome.training.status == "finished"
             resumed += 1
         check_loads_and_reports(run)
-        assert numbers(run) == expected, run
+        assert run_numbers(run) == expected, run
     assert resumed >= KILLS // 3  # most kills landed while training ran
     print(f"{len(left_behind)} run dirs: {resumed} resumed, {finished} had finished, {torn_writes} torn writes; "
           f"run time {run_time:.2f} s")

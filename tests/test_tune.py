@@ -1,6 +1,7 @@
 """freq-tui tune: the space (from the fields and from TOML), pruning, the
 objective never drawing a test set, two processes sharing one journal, a
 killed process's trial failed and the study resumed, bad storage."""
+import importlib.util
 import json
 import os
 import signal
@@ -101,9 +102,14 @@ def test_time_needs_a_target(tmp_path, capsys):
     assert not (tmp_path / "s").exists()
 
 
+def has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
 @pytest.mark.parametrize("url, words", [
     ("redis://localhost/0", "must be a postgresql://"),
-    ("postgresql://user:secret@127.0.0.1:1/study", "cannot reach postgresql://user:***@127.0.0.1:1/study"),
+    pytest.param("postgresql://user:secret@127.0.0.1:1/study", "cannot reach postgresql://user:***@127.0.0.1:1/study",
+                 marks=pytest.mark.skipif(not has_module("psycopg"), reason="needs freq-lstm[tune-db] (psycopg)")),
     ("sqlite:////no/such/folder/study.db", "cannot reach sqlite:////no/such/folder/study.db"),
 ])
 def test_bad_storage_is_one_line_exit_2_and_no_study_directory(tmp_path, capsys, url, words):
@@ -112,6 +118,16 @@ def test_bad_storage_is_one_line_exit_2_and_no_study_directory(tmp_path, capsys,
     err = capsys.readouterr().err
     assert words in err and len(err.strip().splitlines()) == 1, err
     assert "secret" not in err
+    assert not out.exists()
+
+
+def test_a_missing_database_driver_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as where freq-lstm[tune-db] is not installed
+    out = tmp_path / "study"
+    assert cli.main(["tune", *TINY, "--storage", "postgresql://user:secret@127.0.0.1:1/study", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "needs the database driver psycopg" in err and "freq-lstm[tune-db]" in err, err
+    assert len(err.strip().splitlines()) == 1 and "secret" not in err
     assert not out.exists()
 
 
