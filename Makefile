@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 run: setup
 	$(VENV)/bin/freq-tui
 
+# One pytest worker per core (at most 4): the tests train one torch thread each.
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n auto --maxprocesses=4
 
 # The tests whose outcome depends on the CPU's instruction set, run again as
 # on an x86 CPU without AVX-512/BF16/AMX (oneDNN then lacks a bfloat16 LSTM).

@@ -189,7 +189,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _print_outcome(console, outcome) -> int:
     from .console_view import print_results, print_system
 
-    console.print(f"Run directory: [bold]{outcome.run_dir.path}[/]")
+    console.print(f"Run directory: [bold]{outcome.run_dir.path}[/]", soft_wrap=True)
     if outcome.results is not None:
         print_results(console, outcome.results)
         print_system(console, outcome.results.training.system)

@@ -16,7 +16,7 @@ from .status import RunStatus, state_text
 
 def print_report_paths(console, outcome) -> None:
     if outcome.report_paths:
-        console.print(f"Report: [bold]{outcome.report_paths[1]}[/] (and report.md, the figures)")
+        console.print(f"Report: [bold]{outcome.report_paths[1]}[/] (and report.md, the figures)", soft_wrap=True)
     elif outcome.report_error:
         console.print(f"[yellow]{outcome.report_error}[/]")
 
@@ -33,10 +33,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_dir = run.run_dir
     console = Console()
     print_results(console, run.results)
-    console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the figures, results.json)")
+    console.print(f"Report: [bold]{paths[1]}[/] (and report.md, the figures, results.json)", soft_wrap=True)
     state = run_dir.state()
     if state == RunStatus.STALE:
-        console.print(f"[yellow]Run status: {state_text(state)}[/]; {run_dir.resume_hint()}", highlight=False)
+        console.print(f"[yellow]Run status: {state_text(state)}[/]; {run_dir.resume_hint()}", highlight=False, soft_wrap=True)
     else:
         console.print(f"Run status: {state}", highlight=False)
     note_into(run_dir.path)
@@ -181,7 +181,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                   f"(phase {config.phase_range[0]:g}..{config.phase_range[1]:g} rad, amplitude "
                   f"{config.amplitude_low:g}..{config.amplitude_high:g}, test seed {config.test_seed})")
     print_results(console, results)
-    console.print(f"Output directory: [bold]{out}[/]  report: {paths[1]}")
+    console.print(f"Output directory: [bold]{out}[/]  report: {paths[1]}", soft_wrap=True)
     note_into(out)
     return EXIT_OK
 
@@ -212,7 +212,7 @@ def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
         with TrainingView(console) as view:
             outcome = run_training(seed_config, runs_root=runs_root, on_event=view.handle, stop=stop)
         if outcome.results:
-            console.print(f"seed {seed_config.seed}: {_seed_result(outcome.results)}  ({outcome.run_dir.path})")
+            console.print(f"seed {seed_config.seed}: {_seed_result(outcome.results)}  ({outcome.run_dir.path})", soft_wrap=True)
         return JobReport(0, "", outcome.training.status, outcome.training.message,
                          SeedOutcome(outcome.results, str(outcome.run_dir.path)))
 
@@ -227,7 +227,7 @@ def train_repeats(config, repeats: int, jobs: int, runs_root: str, stop) -> int:
                                                    view.update, done)
     else:
         parent, summary, reports = run_repeats(config, repeats, runs_root, jobs, run_one, stop.is_set)
-    console.print(f"Parent directory: [bold]{parent}[/]")
+    console.print(f"Parent directory: [bold]{parent}[/]", soft_wrap=True)
     if summary:
         table = Table(title=f"Mean ± std over {len(summary.seeds)} seeds ({', '.join(map(str, summary.seeds))}), "
                             "and the median")

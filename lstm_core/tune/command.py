@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional
 from ..config import FIELDS, RunConfig, build_config, load_preset, load_toml
 from ..errors import UserError, echo
 from ..files import ensure_folder
+from ..formatting import mse
 from .objective import OBJECTIVES
 from .space import Space, default_space, parse_space
 from .study import DEFAULT_STUDY, StudySpec
@@ -212,12 +213,12 @@ def finish(spec: StudySpec, study, mine: set[int], wall_s: float, args, stop, co
                               {"best": best_settings(spec.base, top[0]), "base": spec.base}, args.confirm_seeds,
                               args.jobs, stop, on_line=lambda line: console.print(line, highlight=False))
     paths = write_report(study, spec, confirm, wall_s if mine else None)
-    console.print(f"Study directory: [bold]{spec.out_path}[/] (" + ", ".join(p.name for p in paths) + ")")
+    console.print(f"Study directory: [bold]{spec.out_path}[/] (" + ", ".join(p.name for p in paths) + ")", soft_wrap=True)
     if confirm:
         for label, data in confirm.items():
             s = data["summary"]
             if s["n"]:
-                console.print(f"{label}: test MSE median {s['test_mse_median']:.6f}, worst {s['test_mse_worst']:.6f} "
+                console.print(f"{label}: test MSE median {mse(s['test_mse_median'])}, worst {mse(s['test_mse_worst'])} "
                               f"on {s['n']} fresh seed sets; median {s['epochs_median']:g} epochs, "
                               f"{s['time_to_stop_median_s']:.1f} s to its stop",
                               highlight=False)

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from ..config import build_config
 from ..files import atomic_write_bytes, atomic_write_text
+from ..formatting import mse
 from ..report import to_html, to_markdown
 
 BEST_TOML, TUNE_MD, TUNE_HTML = "best.toml", "tune.md", "tune.html"
@@ -166,13 +167,13 @@ def sections(study, spec, best, confirm: Optional[dict], imp: dict[str, float], 
         for label, data in confirm.items():
             s = data["summary"]
             if s["n"]:
-                rows.append((label, str(s["n"]), f"{s['test_mse_median']:.6f}", f"{s['test_mse_worst']:.6f}",
+                rows.append((label, str(s["n"]), f"{mse(s['test_mse_median'])}", f"{mse(s['test_mse_worst'])}",
                              f"{s['reached']}/{s['n']}", f"{s['epochs_median']:g}", f"{s['time_to_stop_median_s']:.1f}"))
-        per_set = [(label, str(r["seed"]), str(r["test_seed"]), f"{r['test_mse']:.6f}", r["status"], str(r["epochs"]),
+        per_set = [(label, str(r["seed"]), str(r["test_seed"]), f"{mse(r['test_mse'])}", r["status"], str(r["epochs"]),
                     f"{r['train_time_s']:.1f}") for label, data in confirm.items() for r in data["rows"]]
         parts.append(("Confirmation on fresh seed sets", [
             "The best config and the base config, each trained and evaluated on seed sets no trial used "
-            "(new model, training, validation and test seeds): the only test sets this study reads.",
+            "(new model, validation and test seeds; the config's own training data): the only test sets this study reads.",
             "Set by set the two configs train side by side (J at once), so both see the same machine load.",
             (("config", "seed sets", "test MSE median", "test MSE worst", "target reached", "median epochs",
               "median s to stop"), rows),
