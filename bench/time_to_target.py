@@ -139,18 +139,33 @@ def _num(value, digits=5) -> str:
     return "" if value is None else f"{value:.{digits}g}"
 
 
+def _goals_text(summary: dict) -> str:
+    """yes, or which of the preset's goals its runs missed."""
+    if summary.get("all_met"):
+        return "yes"
+    missed = []
+    if summary["met"] < summary["runs"]:
+        missed.append(f"{summary['runs'] - summary['met']} run(s)")
+    if not summary.get("time_goal_met", False):
+        missed.append("median time")
+    if summary.get("median_mse_goal_met") is False:
+        missed.append("median test MSE")
+    return "no: " + ", ".join(missed)
+
+
 def markdown(results: dict) -> str:
     lines = ["| preset | goal (test MSE; median time) | runs meeting the goal | median time to stop | "
-             "worst time | median test MSE | worst seed (test MSE) |", "|---|---|---|---|---|---|---|"]
+             "worst time | median test MSE | worst seed (test MSE) | every goal met |", "|---|---|---|---|---|---|---|---|"]
     for s in results["presets"]:
         goal = s["goal"]
         median_goal = f"; median <= {goal['median_test_mse']:g}" if goal.get("median_test_mse") else ""
         lines.append(f"| {s['preset']} | <= {goal['test_mse']:g}{median_goal}; <= {goal['median_s']:g} s | {s['met']}/{s['runs']} | "
                      f"{_num(s.get('median_time_s'), 4)} s | {_num(s.get('worst_time_s'), 4)} s | "
-                     f"{_num(s.get('median_test_mse'))} | {s.get('worst_seed', '')} ({_num(s.get('worst_test_mse'))}) |")
+                     f"{_num(s.get('median_test_mse'))} | {s.get('worst_seed', '')} ({_num(s.get('worst_test_mse'))}) | "
+                     f"{_goals_text(s)} |")
     for g in results["guide"]:
         lines.append(f"| guide's loop, {g['noise']} noise | | never reached | {g['epochs']} epoch(s): "
-                     f"{g['time_s']:.1f} s | | {g['test_mse']:.4f} | |")
+                     f"{g['time_s']:.1f} s | | {g['test_mse']:.4f} | | |")
     lines += ["", "| run | status | test MSE | worst frequency | verdict | epochs | time to target | time to stop | met |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in results["runs"]:

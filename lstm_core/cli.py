@@ -122,14 +122,20 @@ def build_parser(add_commands: Optional[Callable[[Any], None]] = None) -> argpar
     return parser
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number (got {echo(text)})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (got {echo(value)})")
-    return value
+def _int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= low."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number (got {echo(text)})") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low} (got {echo(value)})")
+        return value
+    return parse
+
+
+_positive_int = _int_at_least(1)
 
 
 def _jobs(text: str) -> int:

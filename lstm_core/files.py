@@ -93,13 +93,13 @@ def open_own_file(path: Path, flags: int, mode: int = 0o600) -> int:
         except OSError:
             mode = stat.S_IFREG
         if not stat.S_ISREG(mode):  # a named pipe without a reader, a device
-            kind = next((name for test, name in _KINDS if test(mode)), "not a plain file")
+            kind = _kind(mode)
             raise UserError(str(path), f"is {kind}, not a regular file; refused") from None
         raise UserError(str(path), f"cannot write ({exc.strerror or exc.__class__.__name__})") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a plain file")
+            kind = _kind(info.st_mode)
             raise UserError(str(path), f"is {kind}, not a regular file; refused")
         if info.st_nlink > 1:
             raise UserError(str(path), f"has {info.st_nlink - 1} other hard link(s); refused (nothing is "
@@ -126,7 +126,7 @@ def check_own_file(path: Path) -> None:
     if stat.S_ISLNK(info.st_mode):
         raise UserError(str(path), LINK_REFUSED)
     if not stat.S_ISREG(info.st_mode):
-        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a plain file")
+        kind = _kind(info.st_mode)
         raise UserError(str(path), f"is {kind}, not a regular file; refused")
     if info.st_nlink > 1:
         raise UserError(str(path), f"has {info.st_nlink - 1} other hard link(s); refused (nothing is "
@@ -194,6 +194,11 @@ MAX_JSON_BYTES = 64 << 20  # results.json / status.json
 MAX_METRICS_BYTES = 1 << 30  # metrics.jsonl: a line per epoch
 MAX_AUDIO_BYTES = 1 << 30  # a WAV file: about 1.5 h of 48 kHz 24-bit stereo
 MAX_CHECKPOINT_BYTES = 40 << 30  # the largest model (4096 x 16 layers) with its training state
+def _kind(mode: int) -> str:
+    """What a file of this mode is, in words ("a named pipe")."""
+    return next((name for test, name in _KINDS if test(mode)), "not a plain file")
+
+
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
@@ -220,7 +225,7 @@ def open_regular(path: str | Path, what: str, max_bytes: int) -> BinaryIO:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a plain file")
+            kind = _kind(info.st_mode)
             raise UserError(str(path), f"cannot read {what} (it is {kind}, not a regular file)")
         if info.st_size > max_bytes:
             raise UserError(str(path), f"{what} is {_size(info.st_size)}, more than the {_size(max_bytes)} "

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, DataTable, Input
+from textual.widgets import Button, DataTable
 
 from lstm_core import cli
 from lstm_core.config import build_config
-from lstm_core.rundir import LOCK, RESULTS, RunDir
+from lstm_core.rundir import RESULTS, RunDir
 from lstm_core.runlist import UNREADABLE, list_runs
 from lstm_core.runner import run_training
 from tui.app import FreqApp
@@ -167,7 +167,7 @@ async def test_save_config_to_an_unwritable_path_is_a_notice(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     app = FreqApp(TINY, runs_root=tmp_path / "runs")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24)):
         screen = app.screen
         assert isinstance(screen, ConfigureScreen)
         notices = []

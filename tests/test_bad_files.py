@@ -19,7 +19,6 @@ from lstm_core.data import generate
 from lstm_core.errors import UserError
 from lstm_core.files import atomic_write_text
 from lstm_core.models import build_model
-from lstm_core.rundir import RunDir
 from lstm_core.runner import resume_training, run_training
 from lstm_core.trainer import StopFlag
 from conftest import run_numbers

@@ -45,6 +45,7 @@ def test_the_median_goal_and_explicit_seed_sets():
     summary = ttt.per_preset("informative-stateful", rows)
     assert summary["met"] == 3 and summary["median_test_mse"] == 0.0006
     assert summary["median_mse_goal_met"] is False and summary["all_met"] is False  # 0.0006 > 0.0005
+    assert ttt._goals_text(summary) == "no: median time, median test MSE"  # 100 s > 60 s as well
     assert ttt.seed_sets_arg("41/81/91, 42/82/92") == ((41, 81, 91), (42, 82, 92))
     with pytest.raises(argparse.ArgumentTypeError):
         ttt.seed_sets_arg("41/81")

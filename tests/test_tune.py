@@ -20,7 +20,7 @@ from lstm_core.stopping import StopFlag
 from lstm_core.tune.objective import run_trial
 from lstm_core.tune.space import Dimension, default_space, parse_space
 from lstm_core.tune.storage import JOURNAL, open_storage
-from lstm_core.tune.study import StudySpec, open_study, study_worker
+from lstm_core.tune.study import StudySpec, make_pruner, open_study, study_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--duration", "0.4", "--fs", "100", "--frequencies", "2,5", "--hidden-size", "8", "--batch-size", "16",
@@ -139,6 +139,26 @@ def spec_for(out: Path, **overrides) -> StudySpec:
     return StudySpec(**fields)
 
 
+def test_the_median_pruner_waits_a_tenth_of_the_schedule(tmp_path):
+    for epochs, warmup in ((200, 20), (40, 4), (10, 3)):
+        spec = spec_for(tmp_path, base=build_config({**BASE, "epochs": epochs}).to_dict(), pruner="median")
+        pruner = make_pruner(spec)
+        study = optuna.create_study(pruner=pruner)
+        for _ in range(4):  # complete trials that were far better at every epoch
+            done = study.ask()
+            for step in range(1, epochs + 1):
+                done.report(1e-6, step)
+            study.tell(done, 1e-6)
+        trial = study.ask()
+        pruned_at = None
+        for step in range(1, epochs + 1):
+            trial.report(1.0, step)
+            if trial.should_prune():
+                pruned_at = step
+                break
+        assert pruned_at == warmup, (epochs, pruned_at)  # at the end of the warm-up, not before
+
+
 def test_a_pruned_trial_stops_at_once_and_is_recorded_pruned(tmp_path):
     study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=1e-9))  # prunes every value
     trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)})
@@ -175,6 +195,30 @@ def test_the_objective_never_draws_or_evaluates_a_test_set(tmp_path, monkeypatch
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
     assert all(t.value == t.user_attrs["val_mse_median"] for t in trials)
     assert not list(tmp_path.rglob("results.json"))  # no evaluation, no report
+
+
+def test_the_confirmation_trains_both_on_fresh_seeds_and_reuses_only_the_same_settings(tmp_path):
+    from lstm_core.rundir import RunDir
+    from lstm_core.tune.confirm import run_confirm
+
+    base = build_config(BASE).to_dict()
+    best = {**base, "lr": 3e-3}
+    lines = []
+    result = run_confirm(tmp_path, 7, {"best": best, "base": base}, 1, 1, StopFlag(), lines.append)
+    assert [line.split(":")[0] for line in lines] == ["confirm best set 0", "confirm base set 0"]
+    for label, settings in (("best", best), ("base", base)):
+        row = result[label]["rows"][0]
+        config = RunDir(tmp_path / f"confirm-0007-{label}-set-0").read_config()
+        assert (config.seed, config.val_seed, config.test_seed) == (3000, 5000, 6000)  # none a trial used
+        assert config.train_seed == settings["train_seed"] and config.lr == settings["lr"]  # the config's own data
+        assert row["test_mse"] > 0 and result[label]["summary"]["n"] == 1
+    lines.clear()
+    again = run_confirm(tmp_path, 7, {"best": best, "base": base}, 1, 1, StopFlag(), lines.append)
+    assert lines == [] and again["best"]["rows"] == result["best"]["rows"]  # read, not trained again
+    changed = {**best, "lr": 5e-3}  # the same folder name, other settings: trained again
+    run_confirm(tmp_path, 7, {"best": changed, "base": base}, 1, 1, StopFlag(), lines.append)
+    assert [line.split(":")[0] for line in lines] == ["confirm best set 0"]
+    assert RunDir(tmp_path / "confirm-0007-best-set-0").read_config().lr == 5e-3
 
 
 def test_a_study_of_another_space_is_refused(tmp_path):

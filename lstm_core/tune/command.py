@@ -21,7 +21,7 @@ TUNE_EXTRA_LINE = "optuna is missing: pip install 'freq-lstm[tune]'"
 
 
 def add_tune_parser(sub) -> None:
-    from ..cli import _jobs, _positive_int, add_config_flags
+    from ..cli import _int_at_least, _jobs, _positive_int, add_config_flags
 
     tune = sub.add_parser("tune", help="search settings with Optuna over seed sets; best.toml, tune.md, tune.html")
     add_config_flags(tune)
@@ -44,7 +44,7 @@ def add_tune_parser(sub) -> None:
                        help="postgresql://, mysql:// or sqlite:/// URL shared by several boxes (default: a "
                             "journal file in --out)")
     group.add_argument("--study", default=DEFAULT_STUDY, metavar="NAME", help=f"study name (default: {DEFAULT_STUDY})")
-    group.add_argument("--confirm-seeds", type=_count, default=5, metavar="N",
+    group.add_argument("--confirm-seeds", type=_int_at_least(0), default=5, metavar="N",
                        help="train the best and the base config on N fresh seed sets with test evaluation "
                             "(0: none; default: 5)")
     group.add_argument("--pruner", choices=("median", "none"), default="median",
@@ -53,16 +53,6 @@ def add_tune_parser(sub) -> None:
     group.add_argument("--heartbeat-s", type=float, default=10.0, metavar="S",
                        help="a running trial beats every S seconds; one silent for 3 beats is failed (default: 10)")
     tune.set_defaults(handler=cmd_tune)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number (got {echo(text)})") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
-    return value
 
 
 def study_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Space]:

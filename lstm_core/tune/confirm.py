@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import build_config
+from ..errors import UserError
 from ..files import open_own_file
 from ..formatting import mse
 from ..rundir import RunDir
@@ -58,6 +59,23 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "reached": sum(1 for r in rows if r["reached"])}
 
 
+def _finished_run(run_dir: Path, config):
+    """The results of a confirmation run already trained with exactly this
+    config (another process confirmed the same trial), else None."""
+    if not run_dir.is_dir():
+        return None
+    run = RunDir(run_dir)
+    try:
+        saved = run.read_config()
+    except UserError:  # no config.toml yet, or one that no longer loads
+        return None
+    return run.read_results() if _settings(saved) == _settings(config) else None
+
+
+def _settings(config) -> dict[str, Any]:
+    return {k: v for k, v in config.to_dict().items() if k not in ("run_dir", "run_name")}
+
+
 def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]], n: int, jobs: int,
                 stop, on_line: Callable[[str], None] = print) -> dict[str, Any]:
     """configs: {"best": settings, "base": settings}. Returns {label: {"rows", "summary"}}."""
@@ -70,16 +88,16 @@ def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]]
         for j, seeds in enumerate(confirm_seeds(n)):
             for label, settings in configs.items():
                 run_dir = out / f"confirm-{trial_number:04d}-{label}-set-{j}"
-                results = RunDir(run_dir).read_results() if run_dir.is_dir() else None
+                config = build_config(settings, seeds, {"run_dir": str(run_dir), "run_name": ""})
+                results = _finished_run(run_dir, config)
                 if results is not None:
                     rows[label][j] = _row(results, seeds, run_dir)
                     continue
-                if run_dir.exists():  # a confirm run stopped part way: it starts again
+                if run_dir.exists():  # stopped part way, or trained from other settings: it starts again
                     import shutil
 
                     shutil.rmtree(run_dir)
-                todo.append((label, j, seeds, build_config(settings, seeds, {"run_dir": str(run_dir),
-                                                                             "run_name": ""})))
+                todo.append((label, j, seeds, config))
         labels = [f"{label} set {j}" for label, j, _, _ in todo]
         if jobs > 1 and len(todo) > 1:
             reports = run_parallel(train_job, [c for *_, c in todo], labels, jobs, stop.is_set)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..errors import UserError
+from ..status import RunStatus
 from ..stopping import StopFlag
 from .objective import TrialResult, run_trial
 from .space import Space, space_json
@@ -65,7 +66,15 @@ def make_pruner(spec: StudySpec):
 
     if spec.pruner == "none":
         return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=3)
+    return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=warmup_epochs(spec.base["epochs"]))
+
+
+def warmup_epochs(epochs: int) -> int:
+    """The epoch of a trial's first seed set before whose end it is never
+    pruned: a tenth of its schedule (at least 3). The first epochs say little about where a long
+    schedule ends: a low lr or a long weight average starts slowly (a study of
+    200-epoch runs pruned 9 trials in a row at epoch 4, docs/tune.md)."""
+    return max(3, epochs // 10)
 
 
 def open_study(spec: StudySpec, *, create: bool, seed: Optional[int] = None, pruner=None):
@@ -132,7 +141,7 @@ def tell(study, trial, result: TrialResult) -> None:
 
 
 def study_worker(spec: StudySpec, emit: Callable[[dict], None], stop: StopFlag, *, seed: Optional[int] = None,
-                 pruner=None) -> tuple[str, str, int]:
+                 pruner=None) -> tuple[RunStatus, str, int]:
     """One worker: trials until the study holds spec.trials of them or a stop."""
     study = open_study(spec, create=False, seed=seed, pruner=pruner)
     distributions = {d.name: d.distribution() for d in spec.space}
@@ -161,10 +170,10 @@ def study_worker(spec: StudySpec, emit: Callable[[dict], None], stop: StopFlag, 
         done += 1
         if result.stopped:
             break
-    return ("interrupted" if stop.is_set() else "finished"), f"{done} trials in process {os.getpid()}", done
+    return (RunStatus.INTERRUPTED if stop.is_set() else RunStatus.FINISHED), f"{done} trials in process {os.getpid()}", done
 
 
-def parallel_worker(arg: tuple[StudySpec, int], emit, stop) -> tuple[str, str, int]:
+def parallel_worker(arg: tuple[StudySpec, int], emit, stop) -> tuple[RunStatus, str, int]:
     """study_worker in a worker process of parallel.py (arg: spec, worker index)."""
     spec, index = arg
     return study_worker(spec, emit, stop, seed=None if index < 0 else index + os.getpid())
