@@ -207,14 +207,14 @@ def test_the_confirmation_trains_both_on_fresh_seeds_and_reuses_only_the_same_se
     result = run_confirm(tmp_path, 7, {"best": best, "base": base}, 1, 1, StopFlag(), lines.append)
     assert [line.split(":")[0] for line in lines] == ["confirm best set 0", "confirm base set 0"]
     for label, settings in (("best", best), ("base", base)):
-        row = result[label]["rows"][0]
+        run = result[label].runs[0]
         config = RunDir(tmp_path / f"confirm-0007-{label}-set-0").read_config()
         assert (config.seed, config.val_seed, config.test_seed) == (3000, 5000, 6000)  # none a trial used
         assert config.train_seed == settings["train_seed"] and config.lr == settings["lr"]  # the config's own data
-        assert row["test_mse"] > 0 and result[label]["summary"]["n"] == 1
+        assert run.test_mse > 0 and result[label].n == 1 and result[label].test_mse_median == run.test_mse
     lines.clear()
     again = run_confirm(tmp_path, 7, {"best": best, "base": base}, 1, 1, StopFlag(), lines.append)
-    assert lines == [] and again["best"]["rows"] == result["best"]["rows"]  # read, not trained again
+    assert lines == [] and again["best"] == result["best"]  # read, not trained again
     changed = {**best, "lr": 5e-3}  # the same folder name, other settings: trained again
     run_confirm(tmp_path, 7, {"best": changed, "base": base}, 1, 1, StopFlag(), lines.append)
     assert [line.split(":")[0] for line in lines] == ["confirm best set 0"]

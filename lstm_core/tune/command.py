@@ -205,12 +205,11 @@ def finish(spec: StudySpec, study, mine: set[int], wall_s: float, args, stop, co
     paths = write_report(study, spec, confirm, wall_s if mine else None)
     console.print(f"Study directory: [bold]{spec.out_path}[/] (" + ", ".join(p.name for p in paths) + ")", soft_wrap=True)
     if confirm:
-        for label, data in confirm.items():
-            s = data["summary"]
-            if s["n"]:
-                console.print(f"{label}: test MSE median {mse(s['test_mse_median'])}, worst {mse(s['test_mse_worst'])} "
-                              f"on {s['n']} fresh seed sets; median {s['epochs_median']:g} epochs, "
-                              f"{s['time_to_stop_median_s']:.1f} s to its stop",
+        for label, c in confirm.items():
+            if c.n:
+                console.print(f"{label}: test MSE median {mse(c.test_mse_median)}, worst {mse(c.test_mse_worst)} "
+                              f"on {c.n} fresh seed sets; median {c.epochs_median:g} epochs, "
+                              f"{c.stop_median_s:.1f} s to its stop",
                               highlight=False)
     if stop.is_set():
         console.print("[yellow]Stopped.[/] Continue the study with the same command.")

@@ -10,8 +10,9 @@ import contextlib
 import fcntl
 import os
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from ..config import build_config
 from ..errors import UserError
@@ -38,25 +39,60 @@ def _lock(path: Path):
         os.close(fd)
 
 
-def _row(results, seeds: dict[str, int], run_dir: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ConfirmRun:
+    """One confirmation run: its seeds and what it measured."""
+    seeds: dict[str, int]  # seed, val_seed, test_seed
+    run: str
+    status: str
+    epochs: int
+    test_mse: float
+    worst_frequency_mse: float
+    train_time_s: float
+    reached: Optional[bool]  # the target stop, where the config has one
+    time_to_stop_s: Optional[float]
+
+    @property
+    def stop_s(self) -> float:
+        """Seconds to the target stop, or the whole training where there was none."""
+        return self.time_to_stop_s if self.time_to_stop_s is not None else self.train_time_s
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """One config's confirmation runs, set by set, and their median and worst."""
+    runs: tuple[ConfirmRun, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    @property
+    def test_mse_median(self) -> float:
+        return statistics.median(r.test_mse for r in self.runs)
+
+    @property
+    def test_mse_worst(self) -> float:
+        return max(r.test_mse for r in self.runs)
+
+    @property
+    def stop_median_s(self) -> float:
+        return statistics.median(r.stop_s for r in self.runs)
+
+    @property
+    def epochs_median(self) -> float:
+        return statistics.median(r.epochs for r in self.runs)
+
+    @property
+    def reached(self) -> int:
+        return sum(1 for r in self.runs if r.reached)
+
+
+def _run(results, seeds: dict[str, int], run_dir: Path) -> ConfirmRun:
     target = results.training.target or {}
-    return {**seeds, "run": str(run_dir), "status": results.training.status, "epochs": results.training.epochs_run,
-            "test_mse": results.scores.test_mse,
-            "worst_frequency_mse": results.scores.worst_frequency_mse, "train_time_s": results.training.train_time_s,
-            "reached": target.get("reached"), "time_to_target_s": target.get("time_to_target_s"),
-            "time_to_stop_s": target.get("time_to_stop_s")}
-
-
-def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    if not rows:
-        return {"n": 0}
-    test = [r["test_mse"] for r in rows]
-    stop = [r["time_to_stop_s"] if r["time_to_stop_s"] is not None else r["train_time_s"] for r in rows]
-    return {"n": len(rows), "test_mse_median": statistics.median(test), "test_mse_worst": max(test),
-            "time_to_stop_median_s": statistics.median(stop),
-            "epochs_median": statistics.median(r["epochs"] for r in rows), "train_time_median_s":
-            statistics.median(r["train_time_s"] for r in rows),
-            "reached": sum(1 for r in rows if r["reached"])}
+    return ConfirmRun(dict(seeds), str(run_dir), results.training.status, results.training.epochs_run,
+                      results.scores.test_mse, results.scores.worst_frequency_mse, results.training.train_time_s,
+                      target.get("reached"), target.get("time_to_stop_s"))
 
 
 def _finished_run(run_dir: Path, config):
@@ -77,8 +113,8 @@ def _settings(config) -> dict[str, Any]:
 
 
 def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]], n: int, jobs: int,
-                stop, on_line: Callable[[str], None] = print) -> dict[str, Any]:
-    """configs: {"best": settings, "base": settings}. Returns {label: {"rows", "summary"}}."""
+                stop, on_line: Callable[[str], None] = print) -> dict[str, Confirmation]:
+    """configs: {"best": settings, "base": settings}. Returns {label: Confirmation}."""
     from ..parallel import JobReport, run_parallel
     from ..repeats import train_job
 
@@ -91,7 +127,7 @@ def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]]
                 config = build_config(settings, seeds, {"run_dir": str(run_dir), "run_name": ""})
                 results = _finished_run(run_dir, config)
                 if results is not None:
-                    rows[label][j] = _row(results, seeds, run_dir)
+                    rows[label][j] = _run(results, seeds, run_dir)
                     continue
                 if run_dir.exists():  # stopped part way, or trained from other settings: it starts again
                     import shutil
@@ -111,10 +147,9 @@ def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]]
         for (label, j, seeds, config), report in zip(todo, reports):
             results = report.value.results if report.value is not None else None
             if results is not None:
-                rows[label][j] = _row(results, seeds, Path(config.run_dir))
+                rows[label][j] = _run(results, seeds, Path(config.run_dir))
                 on_line(f"confirm {label} set {j}: test MSE {mse(results.scores.test_mse)}, "
                         f"{results.training.epochs_run} epochs, {results.training.train_time_s:.1f} s training")
             else:
                 on_line(f"confirm {label} set {j}: {report.status} ({report.message})")
-    return {label: {"rows": [by_set[j] for j in sorted(by_set)], "summary": summary(list(by_set.values()))}
-            for label, by_set in rows.items()}
+    return {label: Confirmation(tuple(by_set[j] for j in sorted(by_set))) for label, by_set in rows.items()}

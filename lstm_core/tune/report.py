@@ -8,12 +8,15 @@ import io
 import platform
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..config import build_config
 from ..files import atomic_write_bytes, atomic_write_text
 from ..formatting import mse
 from ..report import to_html, to_markdown
+
+if TYPE_CHECKING:
+    from .confirm import Confirmation
 
 BEST_TOML, TUNE_MD, TUNE_HTML = "best.toml", "tune.md", "tune.html"
 HISTORY_PNG, IMPORTANCE_PNG = "tune_history.png", "tune_importances.png"
@@ -120,7 +123,7 @@ def _setting(v: Any) -> str:
     return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
-def sections(study, spec, best, confirm: Optional[dict], imp: dict[str, float], wall_s: Optional[float]):
+def sections(study, spec, best, confirm: Optional[dict[str, Confirmation]], imp: dict[str, float], wall_s: Optional[float]):
     import optuna
 
     trials = study.get_trials(deepcopy=False)
@@ -164,13 +167,12 @@ def sections(study, spec, best, confirm: Optional[dict], imp: dict[str, float], 
                                                 (("setting", "importance"), [(k, f"{v:.3f}") for k, v in imp.items()])]))
     if confirm:
         rows = []
-        for label, data in confirm.items():
-            s = data["summary"]
-            if s["n"]:
-                rows.append((label, str(s["n"]), f"{mse(s['test_mse_median'])}", f"{mse(s['test_mse_worst'])}",
-                             f"{s['reached']}/{s['n']}", f"{s['epochs_median']:g}", f"{s['time_to_stop_median_s']:.1f}"))
-        per_set = [(label, str(r["seed"]), str(r["test_seed"]), f"{mse(r['test_mse'])}", r["status"], str(r["epochs"]),
-                    f"{r['train_time_s']:.1f}") for label, data in confirm.items() for r in data["rows"]]
+        for label, c in confirm.items():
+            if c.n:
+                rows.append((label, str(c.n), mse(c.test_mse_median), mse(c.test_mse_worst), f"{c.reached}/{c.n}",
+                             f"{c.epochs_median:g}", f"{c.stop_median_s:.1f}"))
+        per_set = [(label, str(r.seeds["seed"]), str(r.seeds["test_seed"]), mse(r.test_mse), r.status, str(r.epochs),
+                    f"{r.train_time_s:.1f}") for label, c in confirm.items() for r in c.runs]
         parts.append(("Confirmation on fresh seed sets", [
             "The best config and the base config, each trained and evaluated on seed sets no trial used "
             "(new model, validation and test seeds; the config's own training data): the only test sets this study reads.",
@@ -182,7 +184,7 @@ def sections(study, spec, best, confirm: Optional[dict], imp: dict[str, float], 
     return parts
 
 
-def write_report(study, spec, confirm: Optional[dict] = None, wall_s: Optional[float] = None) -> list[Path]:
+def write_report(study, spec, confirm: Optional[dict[str, Confirmation]] = None, wall_s: Optional[float] = None) -> list[Path]:
     out = spec.out_path
     top = ranked(study)
     best = top[0] if top else None
