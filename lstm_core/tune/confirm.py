@@ -1,9 +1,10 @@
 """The study's answer checked on data it never saw: the best config and the
 base config each trained, evaluated and reported on N fresh seed sets (new
-model, training, validation and test seeds). The only place a study reads a
-test set. Run directories go in the study directory, STUDY/confirm-NNNN-{best,base}-set-j;
-ones that already hold results (another process confirmed the same trial)
-are read, not trained again."""
+model, validation and test seeds; the config's own training data). The only
+place a study reads a test set. Run directories go in the study directory,
+STUDY/confirm-NNNN-{best,base}-set-j; ones that already hold results of the
+same settings (another process confirmed the same trial) are read, not
+trained again."""
 from __future__ import annotations
 
 import contextlib
