@@ -221,6 +221,15 @@ def test_the_confirmation_trains_both_on_fresh_seeds_and_reuses_only_the_same_se
     assert RunDir(tmp_path / "confirm-0007-best-set-0").read_config().lr == 5e-3
 
 
+@pytest.mark.parametrize("best", sorted((Path(__file__).parents[1] / "bench" / "studies").glob("*/best.toml")),
+                         ids=lambda path: path.parent.name)
+def test_the_committed_studies_best_configs_load(best):
+    from lstm_core.config import load_config_file
+
+    config = load_config_file(best)  # what `freq-tui train --config best.toml` reads
+    assert config.epochs >= 1
+
+
 def test_a_study_of_another_space_is_refused(tmp_path):
     spec = spec_for(tmp_path)
     open_study(spec, create=True)
