@@ -463,6 +463,14 @@ def check_repeats(config: RunConfig, repeats: int) -> None:
         raise ConfigError("seed", f"seed + repeats - 1 = {last} is above the largest seed {SEED_MAX} "
                                   f"(use a seed <= {SEED_MAX - repeats + 1} for {repeats} repeats)")
 
+RUN_PLACE = ("run_dir", "run_name")  # where a run is written, not what it trains
+
+
+def without_run_place(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings without where the run goes: equal for two runs of one recipe."""
+    return {k: v for k, v in settings.items() if k not in RUN_PLACE}
+
+
 def build_config(*layers: Mapping[str, Any]) -> RunConfig:
     """Merge raw settings (later layers win: defaults < file < flags), parse
     and validate them. Raises ConfigError naming the first bad field."""

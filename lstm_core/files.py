@@ -194,13 +194,13 @@ MAX_JSON_BYTES = 64 << 20  # results.json / status.json
 MAX_METRICS_BYTES = 1 << 30  # metrics.jsonl: a line per epoch
 MAX_AUDIO_BYTES = 1 << 30  # a WAV file: about 1.5 h of 48 kHz 24-bit stereo
 MAX_CHECKPOINT_BYTES = 40 << 30  # the largest model (4096 x 16 layers) with its training state
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
 def _kind(mode: int) -> str:
     """What a file of this mode is, in words ("a named pipe")."""
     return next((name for test, name in _KINDS if test(mode)), "not a plain file")
-
-
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 def _size(n: int) -> str:

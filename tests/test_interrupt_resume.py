@@ -23,7 +23,6 @@ from lstm_core.trainer import StopFlag
 from conftest import TIMES
 
 ROOT = Path(__file__).resolve().parents[1]
-# wall-clock and the machine's load and memory: the only numbers allowed to differ
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from ..config import FIELDS, RunConfig, build_config, load_preset, load_toml
+from ..config import FIELDS, RUN_PLACE, RunConfig, build_config, load_preset, load_toml
 from ..errors import UserError, echo
 from ..files import ensure_folder
 from ..formatting import mse
@@ -61,7 +61,7 @@ def study_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Space]:
     file_values = load_toml(args.config, tables=("space",)) if args.config else {}
     config_space = file_values.pop("space", None)
     flags = {name: getattr(args, name) for name in FIELDS if getattr(args, name, None) is not None}
-    for name in ("run_dir", "run_name"):
+    for name in RUN_PLACE:
         if name in flags:
             raise UserError("--" + name.replace("_", "-"), "a study's runs go in --out (trial-NNNN-set-K, confirm-NNNN-...)")
     base = build_config(preset, file_values, flags)

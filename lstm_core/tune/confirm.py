@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..config import build_config
+from ..config import build_config, without_run_place
 from ..errors import UserError
 from ..files import open_own_file
 from ..formatting import mse
@@ -44,11 +44,9 @@ def _lock(path: Path):
 class ConfirmRun:
     """One confirmation run: its seeds and what it measured."""
     seeds: dict[str, int]  # seed, val_seed, test_seed
-    run: str
     status: str
     epochs: int
     test_mse: float
-    worst_frequency_mse: float
     train_time_s: float
     reached: Optional[bool]  # the target stop, where the config has one
     time_to_stop_s: Optional[float]
@@ -89,11 +87,10 @@ class Confirmation:
         return sum(1 for r in self.runs if r.reached)
 
 
-def _run(results, seeds: dict[str, int], run_dir: Path) -> ConfirmRun:
+def _run(results, seeds: dict[str, int]) -> ConfirmRun:
     target = results.training.target or {}
-    return ConfirmRun(dict(seeds), str(run_dir), results.training.status, results.training.epochs_run,
-                      results.scores.test_mse, results.scores.worst_frequency_mse, results.training.train_time_s,
-                      target.get("reached"), target.get("time_to_stop_s"))
+    return ConfirmRun(dict(seeds), results.training.status, results.training.epochs_run, results.scores.test_mse,
+                      results.training.train_time_s, target.get("reached"), target.get("time_to_stop_s"))
 
 
 def _finished_run(run_dir: Path, config):
@@ -106,11 +103,8 @@ def _finished_run(run_dir: Path, config):
         saved = run.read_config()
     except UserError:  # no config.toml yet, or one that no longer loads
         return None
-    return run.read_results() if _settings(saved) == _settings(config) else None
-
-
-def _settings(config) -> dict[str, Any]:
-    return {k: v for k, v in config.to_dict().items() if k not in ("run_dir", "run_name")}
+    same = without_run_place(saved.to_dict()) == without_run_place(config.to_dict())
+    return run.read_results() if same else None
 
 
 def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]], n: int, jobs: int,
@@ -128,7 +122,7 @@ def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]]
                 config = build_config(settings, seeds, {"run_dir": str(run_dir), "run_name": ""})
                 results = _finished_run(run_dir, config)
                 if results is not None:
-                    rows[label][j] = _run(results, seeds, run_dir)
+                    rows[label][j] = _run(results, seeds)
                     continue
                 if run_dir.exists():  # stopped part way, or trained from other settings: it starts again
                     import shutil
@@ -148,7 +142,7 @@ def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]]
         for (label, j, seeds, config), report in zip(todo, reports):
             results = report.value.results if report.value is not None else None
             if results is not None:
-                rows[label][j] = _run(results, seeds, Path(config.run_dir))
+                rows[label][j] = _run(results, seeds)
                 on_line(f"confirm {label} set {j}: test MSE {mse(results.scores.test_mse)}, "
                         f"{results.training.epochs_run} epochs, {results.training.train_time_s:.1f} s training")
             else:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..config import build_config
+from ..config import build_config, without_run_place
 from ..files import atomic_write_bytes, atomic_write_text
 from ..formatting import mse
 from ..report import to_html, to_markdown
@@ -41,7 +41,7 @@ def ranked(study) -> list:
 
 def best_settings(base: dict[str, Any], trial) -> dict[str, Any]:
     """The base settings with the best trial's values (the base's seeds)."""
-    return {**{k: v for k, v in base.items() if k not in ("run_dir", "run_name")}, **trial.params}
+    return {**without_run_place(base), **trial.params}
 
 
 def write_best_toml(out: Path, base: dict[str, Any], trial) -> Path:

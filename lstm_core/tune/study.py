@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from ..config import without_run_place
 from ..errors import UserError
 from ..status import RunStatus
 from ..stopping import StopFlag
@@ -45,8 +46,7 @@ class StudySpec:
         return Path(self.out)
 
     def identity(self) -> dict[str, str]:
-        base = {k: v for k, v in self.base.items() if k not in ("run_dir", "run_name")}
-        return {"space": space_json(self.space), "base": json.dumps(base, sort_keys=True),
+        return {"space": space_json(self.space), "base": json.dumps(without_run_place(self.base), sort_keys=True),
                 "objective": self.objective, "seed_sets": str(self.seed_sets)}
 
 
