@@ -230,6 +230,20 @@ def test_the_committed_studies_best_configs_load(best):
     assert config.epochs >= 1
 
 
+def test_a_link_in_place_of_a_confirmation_run_is_refused_and_its_target_kept(tmp_path):
+    from lstm_core.tune.confirm import run_confirm
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("keep")
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / "confirm-0007-best-set-0").symlink_to(outside)
+    with pytest.raises(UserError, match="symbolic link"):
+        run_confirm(out, 7, {"best": build_config(BASE).to_dict()}, 1, 1, StopFlag(), lambda line: None)
+    assert [p.name for p in outside.iterdir()] == ["mine.txt"] and (outside / "mine.txt").read_text() == "keep"
+
+
 def test_a_study_of_another_space_is_refused(tmp_path):
     spec = spec_for(tmp_path)
     open_study(spec, create=True)

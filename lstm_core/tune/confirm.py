@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from ..config import build_config, without_run_place
 from ..errors import UserError
-from ..files import open_own_file
+from ..files import check_real_folder, open_own_file
 from ..formatting import mse
 from ..rundir import RunDir
 
@@ -119,6 +119,8 @@ def run_confirm(out: Path, trial_number: int, configs: dict[str, dict[str, Any]]
         for j, seeds in enumerate(confirm_seeds(n)):
             for label, settings in configs.items():
                 run_dir = out / f"confirm-{trial_number:04d}-{label}-set-{j}"
+                if run_dir.is_symlink() or run_dir.exists():
+                    check_real_folder(run_dir, "a confirmation run")  # never read or removed through a link
                 config = build_config(settings, seeds, {"run_dir": str(run_dir), "run_name": ""})
                 results = _finished_run(run_dir, config)
                 if results is not None:
