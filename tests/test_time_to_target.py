@@ -21,6 +21,7 @@ def test_quick_run_writes_every_preset_row(tmp_path):
         assert row["status"] in ("finished", "target_reached") and row["time_to_stop_s"] > 0
         assert row["run"].endswith("seed 11/31/21")  # a held-out seed set
     assert "| informative-fast |" in results["table"] and "guide's loop" in results["table"]
+    assert results["presets"][0]["median_bandpass_ratio"] > 0 and "x band-pass" in results["table"]
 
 
 def result(test_mse, per_frequency, verdict="ignores_signal"):
@@ -45,6 +46,8 @@ def test_the_median_goal_and_explicit_seed_sets():
     summary = ttt.per_preset("informative-stateful", rows)
     assert summary["met"] == 3 and summary["median_test_mse"] == 0.0006
     assert summary["median_mse_goal_met"] is False and summary["all_met"] is False  # 0.0006 > 0.0005
+    # each run's test MSE over its own test set's band-pass reference (0.03 in these scores)
+    assert rows[0]["bandpass_mse"] == 0.03 and summary["median_bandpass_ratio"] == pytest.approx(0.0006 / 0.03)
     assert ttt._goals_text(summary) == "no: median time, median test MSE"  # 100 s > 60 s as well
     assert ttt.seed_sets_arg("41/81/91, 42/82/92") == ((41, 81, 91), (42, 82, 92))
     with pytest.raises(argparse.ArgumentTypeError):
