@@ -62,8 +62,7 @@ def machine(device: str) -> dict:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
     except OSError:
         out = ""
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in out.splitlines())}
     model = fields.get("Model name", model)
     # Two CPUs of one name can differ by 2x here: "AMD EPYC" is both a Zen 3
     # without AVX-512 and a Zen 4 with it. The family/model and the widest
@@ -71,8 +70,9 @@ def machine(device: str) -> dict:
     if "CPU family" in fields:
         model += f" (family {fields['CPU family']} model {fields.get('Model', '?')})"
     flags = fields.get("Flags", "").split()
-    facts = {"cpu": model, "cores": os.cpu_count(), "isa": "AVX-512" if "avx512f" in flags else
-             "AVX2" if "avx2" in flags else "other", "torch": torch.__version__, "python": platform.python_version()}
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "other"
+    facts = {"cpu": model, "cores": os.cpu_count(), "isa": isa, "torch": torch.__version__,
+             "python": platform.python_version()}
     if torch.device(device).type == "cuda":
         facts["gpu"] = torch.cuda.get_device_name(torch.device(device))
         facts["cuda"] = torch.version.cuda
