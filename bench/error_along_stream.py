@@ -46,15 +46,14 @@ def measure(run_dir: Path, checkpoint: str, seed: Optional[int]) -> dict:
 
     from lstm_core.checkpoint import model_from_checkpoint
     from lstm_core.data import generate_for
-    from lstm_core.evaluation import check_fits, predict_signal
+    from lstm_core.evaluation import predict_signal
 
     model, config, payload = model_from_checkpoint(run_dir / checkpoint)
     seed = config.val_seed if seed is None else seed
-    signal = generate_for(config, seed)
-    check_fits(model, signal)
+    signal = generate_for(config, seed)  # from the checkpoint's own config: its frequencies are the model's
     output = predict_signal(model, config, signal, torch.device("cpu"))
     measured = along_stream(signal.targets, output, config.fs)
-    return {"run": str(run_dir), "checkpoint": checkpoint, "epoch": payload.get("epoch"), "seed": seed,
+    return {"run": str(run_dir), "checkpoint": checkpoint, "epoch": payload["epoch"], "seed": seed,
             "frequencies": signal.frequencies.tolist(), **measured}
 
 
