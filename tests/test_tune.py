@@ -230,6 +230,19 @@ def test_the_committed_studies_best_configs_load(best):
     assert config.epochs >= 1
 
 
+def test_the_history_figure_ticks_whole_trial_numbers(monkeypatch):
+    from lstm_core.tune import report
+
+    study = optuna.create_study()
+    for value in (0.0006, 0.00036, 0.0005, 0.0007):
+        study.add_trial(optuna.trial.create_trial(value=value))
+    figures = []
+    monkeypatch.setattr(report, "_png", lambda figure: figures.append(figure) or b"")
+    report.history_png(study, "worst")
+    ticks = figures[0].axes[0].get_xticks()
+    assert len(ticks) >= 4 and all(float(tick).is_integer() for tick in ticks)
+
+
 def test_a_link_in_place_of_a_confirmation_run_is_refused_and_its_target_kept(tmp_path):
     from lstm_core.tune.confirm import run_confirm
 

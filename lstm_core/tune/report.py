@@ -71,6 +71,7 @@ def _png(figure) -> bytes:
 
 def history_png(study, objective: str) -> bytes:
     import optuna
+    from matplotlib.ticker import MaxNLocator
 
     figure = _figure()
     ax = figure.add_subplot(1, 1, 1)
@@ -90,8 +91,9 @@ def history_png(study, objective: str) -> bytes:
     if objective != "time":
         ax.set_yscale("log")
     ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are numbered: no tick at 0.5
     ax.set_ylabel("seconds" if objective == "time" else "validation MSE")
-    ax.legend(loc="upper right")
+    ax.legend(loc="best")
     ax.grid(alpha=0.3)
     return _png(figure)
 
